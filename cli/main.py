@@ -1,0 +1,509 @@
+"""The ``giaoviec`` command.
+
+Read commands import only ``tracking`` and ``models``: never Prefect, so they start fast.
+Errors a user can fix print a Vietnamese message and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from models.dates import format_vn, parse_date
+from tracking.status import IllegalTransition
+
+app = typer.Typer(
+    help="giaoviec — theo dõi, đôn đốc các nhiệm vụ được giao trong kế hoạch.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+plan_app = typer.Typer(help="Kế hoạch: kiểm tra, nạp, đặt ngày diễn ra.", no_args_is_help=True)
+calendar_app = typer.Typer(help="Lịch làm việc khu vực công.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(calendar_app, name="calendar")
+
+out = Console()
+err = Console(stderr=True)
+
+BUILTIN_PLAN = "an-giang-2024-hoi-nghi-thi-dua.yaml"
+EXIT_USAGE = 2
+
+T = TypeVar("T")
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+TodayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        envvar="GIAOVIEC_TODAY",
+        help="Coi hôm nay là ngày này (để chạy lại kế hoạch).",
+        show_default=False,
+    ),
+]
+PlanOpt = Annotated[str | None, typer.Option("--plan", help="Mã kế hoạch.")]
+ByOpt = Annotated[str | None, typer.Option("--by", envvar="GIAOVIEC_USER", help="Người thực hiện.")]
+NoteOpt = Annotated[str | None, typer.Option("--note", help="Ghi chú.")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Lý do.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="In dạng JSON.")]
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]Lỗi:[/] {message}", highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _today(value: str | None) -> dt.date:
+    from tracking import clock
+
+    return clock.today(_date(value))
+
+
+def _actor(by: str | None) -> str:
+    return by or getpass.getuser()
+
+
+@contextmanager
+def _session(require_schema: bool = True) -> Iterator[Any]:
+    """A transaction on the configured database; user errors become a message and exit 2."""
+    from sqlalchemy import inspect
+
+    from tracking import db, store
+    from tracking.evidence import EvidenceError
+
+    engine = db.default_engine()
+    if require_schema and not inspect(engine).has_table("alembic_version"):
+        fail("Cơ sở dữ liệu chưa được khởi tạo: hãy chạy `giaoviec init`.")
+    try:
+        with db.session_scope(engine) as session:
+            yield session
+    except (
+        store.NotFound,
+        store.InvalidAction,
+        store.ConcurrentUpdate,
+        IllegalTransition,
+        EvidenceError,
+    ) as exc:
+        fail(str(exc))
+
+
+def _builtin_plan() -> Path:
+    return Path(str(resources.files("plans").joinpath(BUILTIN_PLAN)))
+
+
+def _check(path: Path) -> Any:
+    from tracking.planio import PlanFileError, read_plan_file
+
+    try:
+        return read_plan_file(path)
+    except PlanFileError as exc:
+        err.print(
+            f"[bold red]Tệp kế hoạch không hợp lệ ({len(exc.problems)} lỗi):[/]", highlight=False
+        )
+        for problem in exc.problems:
+            err.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+def _load(path: Path, by: str | None) -> None:
+    from tracking import store
+
+    checked = _check(path)
+    with _session() as session:
+        result = store.load_plan(session, checked, _actor(by))
+    verb = "Đã tạo" if result.created else "Đã cập nhật"
+    out.print(
+        f"{verb} kế hoạch [bold]{result.plan_code}[/]: thêm {result.assignments_added}, "
+        f"sửa {result.assignments_updated}, hủy {result.assignments_removed} nhiệm vụ."
+    )
+
+
+# --- set-up -----------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="Nạp tệp kế hoạch này thay cho kế hoạch mẫu.")
+    ] = None,
+    no_plan: Annotated[bool, typer.Option("--no-plan", help="Không nạp kế hoạch nào.")] = False,
+    by: ByOpt = None,
+) -> None:
+    """Tạo hoặc nâng cấp cơ sở dữ liệu, rồi nạp kế hoạch (mặc định: kế hoạch mẫu của An Giang)."""
+    from tracking import db
+    from tracking.settings import get_settings
+
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    db.migrate()
+    out.print(f"Cơ sở dữ liệu sẵn sàng: {_redact(settings.resolved_database_url)}")
+    if not no_plan:
+        _load(plan or _builtin_plan(), by)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- plans ------------------------------------------------------------------------------
+
+
+@plan_app.command("list")
+def plan_list(as_json: JsonOpt = False) -> None:
+    """Liệt kê các kế hoạch đã nạp."""
+    from rich.table import Table
+
+    from tracking import store
+
+    with _session() as session:
+        rows = [(p, store.count_assignments(session, p)) for p in store.list_plans(session)]
+    if as_json:
+        data = [
+            {
+                "id": p.id,
+                "code": p.code,
+                "number": p.number,
+                "title": p.title,
+                "issuer": p.issuer,
+                "event_date": p.event_date.isoformat() if p.event_date else None,
+                "window_text": p.window_text,
+                "assignments": n,
+            }
+            for p, n in rows
+        ]
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table(header_style="bold")
+    for column in ("Mã kế hoạch", "Tên", "Ngày diễn ra", "Số nhiệm vụ"):
+        table.add_column(column)
+    for p, n in rows:
+        table.add_row(
+            p.code,
+            p.title,
+            format_vn(p.event_date) if p.event_date else (p.window_text or "—"),
+            str(n),
+        )
+    out.print(table)
+
+
+@plan_app.command("validate")
+def plan_validate(file: Annotated[Path, typer.Argument(help="Tệp kế hoạch (YAML).")]) -> None:
+    """Kiểm tra tệp kế hoạch mà không thay đổi gì."""
+    checked = _check(file)
+    spec = checked.spec
+    out.print(
+        f"[green]Hợp lệ:[/] {spec.plan.code} — {len(spec.units)} đơn vị, "
+        f"{len(spec.assignments)} nhiệm vụ."
+    )
+
+
+@plan_app.command("load")
+def plan_load(
+    file: Annotated[Path, typer.Argument(help="Tệp kế hoạch (YAML).")], by: ByOpt = None
+) -> None:
+    """Nạp (hoặc cập nhật) một kế hoạch từ tệp; nạp lại cùng tệp không tạo bản trùng."""
+    _load(file, by)
+
+
+@plan_app.command("set-event-date")
+def plan_set_event_date(
+    plan: Annotated[str, typer.Argument(help="Mã kế hoạch.")],
+    date: Annotated[str, typer.Argument(help="Ngày diễn ra, ví dụ 15/03/2024.")],
+    by: ByOpt = None,
+) -> None:
+    """Ấn định (hoặc đổi) ngày diễn ra; mọi thời hạn tương đối được tính lại."""
+    from tracking import store
+
+    day = _date(date)
+    with _session() as session:
+        row, moved = store.set_event_date(session, plan, day, _actor(by))
+    out.print(
+        f"Ngày diễn ra của {row.code}: [bold]{format_vn(day)}[/]; {moved} thời hạn được tính lại."
+    )
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+@app.command()
+def status(
+    plan: PlanOpt = None,
+    department: Annotated[
+        str | None, typer.Option("--department", help="Mã đơn vị (chủ trì hoặc phối hợp).")
+    ] = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Bảng tình hình thực hiện các nhiệm vụ."""
+    from tracking import store
+
+    day = _today(today)
+    with _session() as session:
+        views = store.plan_status(session, day, plan, department)
+        plans = [store.get_plan(session, plan)] if plan else store.list_plans(session)
+        calendar = store.load_calendar(session)
+    if as_json:
+        print(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2))
+        return
+    from cli import render
+
+    if len(plans) == 1:
+        p = plans[0]
+        days = calendar.working_days_between(day, p.event_date) if p.event_date else None
+        out.print(render.plan_header(p, day, days))
+    out.print(render.status_table(views, show_plan=len(plans) > 1))
+    out.print(render.summary(views))
+
+
+@app.command()
+def show(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Số hoặc mã nhiệm vụ.")],
+    today: TodayOpt = None,
+) -> None:
+    """Chi tiết một nhiệm vụ và toàn bộ lịch sử của nó."""
+    from sqlmodel import select
+
+    from cli import render
+    from models.tables import Dependency, Plan
+    from tracking import store
+
+    day = _today(today)
+    with _session() as session:
+        row = store.get_assignment(session, ref)
+        plan = session.get(Plan, row.plan_id)
+        assert plan is not None and row.id is not None
+        views = {v.id: v for v in store.plan_status(session, day, plan.code)}
+        dependents = sorted(
+            views[d.assignment_id].code
+            for d in session.exec(select(Dependency).where(Dependency.prerequisite_id == row.id))
+        )
+        lead = store.get_department_by_id(session, row.lead_department_id)
+        view = views[row.id]
+        coop_names = [store.get_department(session, c).name for c in view.cooperating]
+        events = store.history(session, row.id)
+    out.print(render.assignment_panel(row, view, dependents, lead.name, coop_names, events))
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+def _act(
+    ref: str,
+    action: str,
+    by: str | None,
+    today: str | None,
+    *,
+    note: str | None = None,
+    reason: str | None = None,
+    to: str | None = None,
+    evidence: list[Path] | None = None,
+) -> None:
+    from tracking import store
+    from tracking.evidence import store_file
+    from tracking.settings import get_settings
+    from tracking.status import Action
+
+    settings = get_settings()
+    day = _today(today)
+    stored: list[Path] = []
+    try:
+        with _session() as session:
+            row = store.get_assignment(session, ref)
+            plan = store.get_plan(session, str(row.plan_id))
+            names = []
+            for path in evidence or []:
+                name = store_file(
+                    path, settings.home, plan.code, row.code, settings.max_evidence_bytes
+                )
+                stored.append(settings.home / name)
+                names.append(name)
+            request = store.ActionRequest(
+                Action(action),
+                _actor(by),
+                note=note,
+                reason=reason,
+                new_due=_date(to),
+                evidence=names,
+            )
+            row = store.act(session, ref, request, day)
+    except BaseException:
+        for path in stored:  # the action did not happen: keep no file of it
+            path.unlink(missing_ok=True)
+        raise
+    from tracking.status import STATE_LABELS
+
+    extra = f"; hạn mới {format_vn(row.due)}" if action == "extend" else ""
+    out.print(f"{row.code}: [bold]{STATE_LABELS[row.state]}[/]{extra}.")
+
+
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="Số hoặc mã nhiệm vụ.")]
+
+
+@app.command()
+def start(ref: IdArg, by: ByOpt = None, note: NoteOpt = None, today: TodayOpt = None) -> None:
+    """Đơn vị bắt đầu thực hiện nhiệm vụ."""
+    _act(ref, "start", by, today, note=note)
+
+
+@app.command()
+def submit(
+    ref: IdArg,
+    by: ByOpt = None,
+    note: NoteOpt = None,
+    evidence: Annotated[
+        list[Path] | None, typer.Option("--evidence", help="Tệp minh chứng (có thể lặp lại).")
+    ] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Đơn vị báo cáo hoàn thành (chờ Ban Thi đua - Khen thưởng xác nhận)."""
+    _act(ref, "submit", by, today, note=note, evidence=evidence)
+
+
+@app.command()
+def confirm(ref: IdArg, by: ByOpt = None, note: NoteOpt = None, today: TodayOpt = None) -> None:
+    """Đơn vị điều phối xác nhận nhiệm vụ đã hoàn thành."""
+    _act(ref, "confirm", by, today, note=note)
+
+
+@app.command("return")
+def return_(ref: IdArg, reason: ReasonOpt = None, by: ByOpt = None, today: TodayOpt = None) -> None:
+    """Trả lại kết quả chưa đạt (cần --reason)."""
+    _act(ref, "return", by, today, reason=reason)
+
+
+@app.command()
+def block(ref: IdArg, reason: ReasonOpt = None, by: ByOpt = None, today: TodayOpt = None) -> None:
+    """Báo vướng mắc (cần --reason)."""
+    _act(ref, "block", by, today, reason=reason)
+
+
+@app.command()
+def unblock(ref: IdArg, by: ByOpt = None, note: NoteOpt = None, today: TodayOpt = None) -> None:
+    """Gỡ vướng mắc, tiếp tục thực hiện."""
+    _act(ref, "unblock", by, today, note=note)
+
+
+@app.command()
+def extend(
+    ref: IdArg,
+    to: Annotated[str | None, typer.Option("--to", help="Hạn mới, ví dụ 20/03/2024.")] = None,
+    reason: ReasonOpt = None,
+    by: ByOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Gia hạn (giữ hạn ban đầu và ghi người cho gia hạn; cần --to và --reason)."""
+    _act(ref, "extend", by, today, reason=reason, to=to)
+
+
+@app.command()
+def pause(ref: IdArg, reason: ReasonOpt = None, by: ByOpt = None, today: TodayOpt = None) -> None:
+    """Tạm dừng nhiệm vụ (cần --reason)."""
+    _act(ref, "pause", by, today, reason=reason)
+
+
+@app.command()
+def resume(ref: IdArg, by: ByOpt = None, note: NoteOpt = None, today: TodayOpt = None) -> None:
+    """Tiếp tục nhiệm vụ đã tạm dừng."""
+    _act(ref, "resume", by, today, note=note)
+
+
+@app.command()
+def cancel(ref: IdArg, reason: ReasonOpt = None, by: ByOpt = None, today: TodayOpt = None) -> None:
+    """Hủy nhiệm vụ (cần --reason)."""
+    _act(ref, "cancel", by, today, reason=reason)
+
+
+# --- calendar ---------------------------------------------------------------------------
+
+
+def _calendar() -> Any:
+    """The calendar with the operator's overrides when there is a database, else the plain one."""
+    from sqlalchemy import inspect
+
+    from tracking import db, store
+    from tracking.calendar import WorkCalendar
+
+    engine = db.default_engine()
+    if not inspect(engine).has_table("calendar_override"):
+        return WorkCalendar()
+    with db.session_scope(engine) as session:
+        return store.load_calendar(session)
+
+
+def _run_calendar(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except ValueError as exc:
+        fail(str(exc))
+
+
+# ignore_unknown_options lets "-30" through as the (negative) count rather than an option.
+@calendar_app.command("add-working-days", context_settings={"ignore_unknown_options": True})
+def calendar_add_working_days(
+    date: Annotated[str, typer.Argument(help="Ngày bắt đầu (không tính ngày này).")],
+    n: Annotated[int, typer.Argument(help="Số ngày làm việc (âm: lùi lại).")],
+    today: TodayOpt = None,
+) -> None:
+    """In ngày làm việc thứ N sau (hoặc trước) một ngày, dạng ISO."""
+    start = _date(date) or _today(today)
+    print(_run_calendar(lambda: _calendar().add_working_days(start, n)).isoformat())
+
+
+@calendar_app.command("is-working-day")
+def calendar_is_working_day(
+    date: Annotated[str | None, typer.Argument(help="Ngày cần xem (mặc định: hôm nay).")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Cho biết một ngày có phải ngày làm việc; mã thoát 0 nếu phải, 1 nếu là ngày nghỉ."""
+    day = _date(date) or _today(today)
+    calendar = _calendar()
+    working = _run_calendar(lambda: calendar.is_working_day(day))
+    if working:
+        out.print(f"{format_vn(day)}: ngày làm việc")
+        return
+    out.print(f"{format_vn(day)}: ngày nghỉ ({calendar.day_off_name(day)})")
+    raise typer.Exit(1)
+
+
+@calendar_app.command("override")
+def calendar_override(
+    date: Annotated[str, typer.Argument(help="Ngày cần điều chỉnh.")],
+    working: Annotated[
+        bool, typer.Option("--working/--off", help="Là ngày làm việc hay ngày nghỉ.")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Lý do, ví dụ: Làm bù cho ngày 2/5/2027.")],
+    by: ByOpt = None,
+) -> None:
+    """Thêm điều chỉnh lịch (ngày nghỉ hoán đổi, ngày làm bù) cho năm chưa công bố."""
+    from tracking import store
+
+    day = _date(date)
+    assert day is not None
+    with _session() as session:
+        store.set_calendar_override(session, day, working, name, _actor(by))
+    kind = "ngày làm việc" if working else "ngày nghỉ"
+    out.print(f"{format_vn(day)} từ nay là {kind} ({name}); các thời hạn đã được tính lại.")
+
+
+def run() -> None:
+    app()

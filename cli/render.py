@@ -1,0 +1,233 @@
+"""Rich renderings of the store's views, with the Government Office's colours."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from models.dates import format_vn
+from models.enums import AssignmentState, Timeliness
+from tracking.status import STATE_LABELS, TIMELINESS_LABELS
+
+if TYPE_CHECKING:
+    from models.tables import Activity, Assignment, Plan
+    from tracking.store import AssignmentView
+
+TIMELINESS_STYLES: dict[Timeliness, str] = {
+    Timeliness.DONE_ON_TIME: "green",
+    Timeliness.OPEN_IN_TIME: "blue",
+    Timeliness.DONE_LATE: "dark_orange",
+    Timeliness.DUE_SOON: "dark_orange",
+    Timeliness.OVERDUE: "bold red",
+    Timeliness.NO_DEADLINE: "grey50",
+}
+
+STATE_STYLES: dict[AssignmentState, str] = {
+    AssignmentState.NOT_STARTED: "grey50",
+    AssignmentState.IN_PROGRESS: "blue",
+    AssignmentState.SUBMITTED: "cyan",
+    AssignmentState.DONE: "green",
+    AssignmentState.BLOCKED: "bold red",
+    AssignmentState.PAUSED: "grey50",
+    AssignmentState.CANCELLED: "grey50 strike",
+}
+
+ACTION_TEXT: dict[str, str] = {
+    "created": "Tạo nhiệm vụ",
+    "plan_updated": "Cập nhật từ tệp kế hoạch",
+    "due_recomputed": "Tính lại thời hạn",
+    "start": "Bắt đầu",
+    "submit": "Báo cáo hoàn thành",
+    "confirm": "Xác nhận hoàn thành",
+    "return": "Trả lại",
+    "block": "Báo vướng mắc",
+    "unblock": "Gỡ vướng mắc",
+    "pause": "Tạm dừng",
+    "resume": "Tiếp tục",
+    "cancel": "Hủy",
+    "extend": "Gia hạn",
+    "evidence_added": "Đính kèm minh chứng",
+}
+
+
+def timeliness_text(value: Timeliness | None) -> Text:
+    if value is None:
+        return Text("—", style="grey50")
+    return Text(TIMELINESS_LABELS[value], style=TIMELINESS_STYLES[value])
+
+
+def state_text(state: AssignmentState) -> Text:
+    return Text(STATE_LABELS[state], style=STATE_STYLES[state])
+
+
+def plan_header(plan: Plan, today: dt.date, days_to_event: int | None) -> Text:
+    text = Text()
+    text.append(plan.title, style="bold")
+    text.append(f"\n{plan.issuer}")
+    if plan.number:
+        text.append(f" · Số {plan.number}")
+    text.append("\nNgày diễn ra: ")
+    if plan.event_date:
+        text.append(format_vn(plan.event_date), style="bold")
+        if days_to_event is not None and days_to_event >= 0:
+            text.append(f" (còn {days_to_event} ngày làm việc)")
+    else:
+        text.append(
+            f"chưa ấn định{f' — {plan.window_text}' if plan.window_text else ''}",
+            style="dark_orange",
+        )
+    text.append(f"\nHôm nay: {format_vn(today)}")
+    return text
+
+
+def status_table(views: Sequence[AssignmentView], show_plan: bool = False) -> Table:
+    table = Table(show_lines=False, header_style="bold", expand=True)
+    if show_plan:
+        table.add_column("Kế hoạch", overflow="fold")
+    table.add_column("Mã", no_wrap=True)
+    table.add_column("Nhiệm vụ", ratio=3, overflow="fold")
+    table.add_column("Chủ trì", no_wrap=True)
+    table.add_column("Phối hợp", overflow="fold")
+    table.add_column("Hạn", no_wrap=True)
+    table.add_column("Trạng thái", no_wrap=True)
+    table.add_column("Tiến độ", no_wrap=True)
+    table.add_column("Dự phòng", justify="right", no_wrap=True)
+    for view in views:
+        title = Text(view.title)
+        if view.at_risk:
+            title.append(f"\n⚠ Nguy cơ chậm: {view.at_risk}", style="dark_orange")
+        due = Text(format_vn(view.due))
+        if view.extended:
+            due.append(" (gia hạn)", style="italic")
+        slack = Text("—" if view.slack is None else str(view.slack))
+        if view.critical:
+            slack = Text(f"★ {view.slack}", style="bold magenta")
+        row: list[str | Text] = [
+            view.code,
+            title,
+            view.lead,
+            ", ".join(view.cooperating),
+            due,
+            state_text(view.state),
+            timeliness_text(view.timeliness),
+            slack,
+        ]
+        table.add_row(*([view.plan_code] if show_plan else []), *row)
+    return table
+
+
+def summary(views: Sequence[AssignmentView]) -> Text:
+    counts = Counter(v.timeliness for v in views if v.timeliness is not None)
+    text = Text(f"Tổng số: {len(views)} nhiệm vụ — ")
+    parts = [(TIMELINESS_LABELS[t], counts.get(t, 0), TIMELINESS_STYLES[t]) for t in Timeliness]
+    for i, (label, count, style) in enumerate(parts):
+        if i:
+            text.append(" · ")
+        text.append(f"{label}: {count}", style=style)
+    critical = sum(1 for v in views if v.critical)
+    text.append(
+        f"\n★ = trên đường găng tới ngày diễn ra ({critical} nhiệm vụ); "
+        "Dự phòng = số ngày làm việc có thể chậm mà không ảnh hưởng ngày diễn ra."
+    )
+    return text
+
+
+def assignment_panel(
+    row: Assignment,
+    view: AssignmentView,
+    dependents: Sequence[str],
+    lead_name: str,
+    cooperating_names: Sequence[str],
+    events: Sequence[Activity],
+) -> Group:
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="bold")
+    info.add_column(overflow="fold")
+    info.add_row("Nhiệm vụ", row.title)
+    if row.detail:
+        info.add_row("Nội dung", row.detail)
+    if row.source:
+        info.add_row("Nguồn", row.source)
+    info.add_row("Chủ trì", lead_name)
+    info.add_row("Phối hợp", ", ".join(cooperating_names) or "—")
+    due = format_vn(row.due)
+    if row.extended_at is not None:
+        due += f" (gia hạn bởi {row.extended_by}; hạn ban đầu {format_vn(row.original_due)})"
+    info.add_row("Thời hạn", due)
+    info.add_row("Trạng thái", state_text(row.state))
+    info.add_row("Tiến độ", timeliness_text(view.timeliness))
+    if row.state_reason:
+        info.add_row("Lý do", row.state_reason)
+    if row.submitted_by:
+        info.add_row("Báo cáo bởi", f"{row.submitted_by} ngày {format_vn(row.completed_on)}")
+    if row.submission_note:
+        info.add_row("Ghi chú", row.submission_note)
+    if row.confirmed_by:
+        info.add_row("Xác nhận bởi", row.confirmed_by)
+    if row.evidence:
+        info.add_row("Minh chứng", "\n".join(row.evidence))
+    info.add_row("Cần xong trước", ", ".join(view.prerequisites) or "—")
+    info.add_row("Việc phụ thuộc", ", ".join(dependents) or "—")
+    slack = "—" if view.slack is None else f"{view.slack} ngày làm việc"
+    info.add_row("Dự phòng", f"{slack}{' (đường găng)' if view.critical else ''}")
+    if view.at_risk:
+        info.add_row("Cảnh báo", Text(f"Nguy cơ chậm: {view.at_risk}", style="dark_orange"))
+    return Group(
+        Panel(info, title=f"[bold]{row.code}[/] · #{row.id}", expand=True), history_table(events)
+    )
+
+
+FIELD_TEXT: dict[str, str] = {
+    "state": "Trạng thái",
+    "due": "Thời hạn",
+    "event_date": "Ngày diễn ra",
+    "evidence": "Minh chứng",
+    "title": "Tên nhiệm vụ",
+    "detail": "Nội dung",
+    "lead_department_id": "Đơn vị chủ trì",
+    "working": "Ngày làm việc",
+}
+
+
+def _value_text(value: str | None) -> str:
+    """Stored values as a user reads them: state labels, dates as dd/mm/yyyy."""
+    if value is None:
+        return "—"
+    if value in AssignmentState._value2member_map_:
+        return STATE_LABELS[AssignmentState(value)]
+    try:
+        return format_vn(dt.date.fromisoformat(value))
+    except ValueError:
+        return value
+
+
+def history_table(events: Sequence[Activity]) -> Table:
+    table = Table(title="Lịch sử", header_style="bold", expand=True)
+    table.add_column("Thời điểm", no_wrap=True)
+    table.add_column("Người thực hiện")
+    table.add_column("Hành động")
+    table.add_column("Thay đổi", overflow="fold")
+    table.add_column("Ghi chú", overflow="fold")
+    for event in events:
+        change = ""
+        if event.field:
+            label = FIELD_TEXT.get(event.field, event.field)
+            change = f"{label}: {_value_text(event.from_value)} → {_value_text(event.to_value)}"
+        action = ACTION_TEXT.get(event.action, event.action)
+        table.add_row(_local_time(event.at), event.actor, action, change, event.note or "")
+    return table
+
+
+def _local_time(moment: dt.datetime) -> str:
+    from tracking.clock import VN_TZ
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")

@@ -1,0 +1,119 @@
+"""The plan file (YAML) schema: what an operator writes to describe a Kế hoạch.
+
+Only shape and per-field checks live here; cross-references (unknown unit, unknown
+prerequisite, cycles) are checked by ``tracking.planio`` where line numbers are known.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from models.dates import parse_date
+
+
+def _date_or_text(value: Any) -> Any:
+    # YAML already turns 2024-03-15 into a date; dd/mm/yyyy arrives as text.
+    if isinstance(value, str):
+        return parse_date(value)
+    return value
+
+
+PlanDate = Annotated[dt.date, BeforeValidator(_date_or_text)]
+Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Text = Annotated[str, Field(min_length=1, max_length=1000)]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ContactSpec(_Strict):
+    name: Text
+    role: Text | None = None
+    email: Email | None = None
+    zalo_user_id: Annotated[str, Field(pattern=r"^\d{1,32}$")] | None = None
+    phone: Annotated[str, Field(pattern=r"^\+?\d{9,15}$")] | None = None
+    apprise_urls: list[Annotated[str, Field(max_length=2000)]] = []
+    is_head: bool = False
+    is_coordinator: bool = False
+
+
+class UnitSpec(_Strict):
+    code: Code
+    name: Text
+    short_name: Text | None = None
+    contacts: list[ContactSpec] = []
+
+
+class DeadlineSpec(_Strict):
+    """Exactly one of ``date``, ``event`` or ``after``.
+
+    ``event: -10`` is ten working days before the event date, ``event: 0`` the event day;
+    ``after: CODE`` with ``days: 3`` is three working days after that prerequisite's due date.
+    ``calendar_days: true`` counts calendar days instead of working days.
+    """
+
+    date: PlanDate | None = None
+    event: Annotated[int, Field(ge=-366, le=366)] | None = None
+    after: Code | None = None
+    days: Annotated[int, Field(ge=0, le=366)] | None = None
+    calendar_days: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one_anchor(self) -> DeadlineSpec:
+        anchors = [name for name in ("date", "event", "after") if getattr(self, name) is not None]
+        if len(anchors) != 1:
+            raise ValueError("thời hạn cần đúng một trong: date, event, after")
+        if self.days is not None and self.after is None:
+            raise ValueError("'days' chỉ dùng cùng 'after'")
+        return self
+
+
+class AssignmentSpec(_Strict):
+    code: Code
+    title: Text
+    detail: Annotated[str, Field(max_length=10000)] | None = None
+    source: Text | None = None
+    lead: Code
+    cooperating: list[Code] = []
+    deadline: DeadlineSpec | None = None
+    requires: list[Code] = []
+
+
+class EventSpec(_Strict):
+    name: Text
+    date: PlanDate | None = None
+    window_start: PlanDate | None = None
+    window_end: PlanDate | None = None
+    window_text: Text | None = None
+    place: Text | None = None
+    delegates: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> EventSpec:
+        if self.window_start and self.window_end and self.window_start > self.window_end:
+            raise ValueError("window_start phải trước window_end")
+        return self
+
+
+class PlanSpec(_Strict):
+    code: Code
+    number: Text | None = None
+    title: Text
+    issuer: Text
+    issued_date: PlanDate | None = None
+    issued_place: Text | None = None
+    legal_bases: list[Text] = []
+    coordinator: Code
+    event: EventSpec
+
+
+class PlanFile(_Strict):
+    version: int = Field(default=1, ge=1, le=1)
+    plan: PlanSpec
+    units: list[UnitSpec] = Field(min_length=1)
+    assignments: list[AssignmentSpec] = []

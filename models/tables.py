@@ -1,0 +1,182 @@
+"""The database tables.
+
+Timestamps are stored in UTC; calendar dates (deadlines, completion days) are plain dates in
+Asia/Ho_Chi_Minh. Timeliness, risk and slack are derived by ``tracking`` and never stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlmodel import Field, SQLModel
+
+from models.enums import AssignmentState, DayUnit, DeadlineKind
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _utc_column(nullable: bool = True) -> Any:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+def _enum_column(enum: type[StrEnum], index: bool = False) -> Any:
+    # Stored as the value text, not a native enum type: adding a state later needs no
+    # ALTER TYPE on PostgreSQL, and SQLite and PostgreSQL hold the same strings.
+    values = SAEnum(
+        enum, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )
+    return Column(values, nullable=False, index=index)
+
+
+class Department(SQLModel, table=True):
+    """A unit (đơn vị): a department, an office, a newspaper. Shared by every plan."""
+
+    __tablename__ = "department"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=300)
+    short_name: str | None = Field(default=None, max_length=100)
+
+
+class Contact(SQLModel, table=True):
+    """A person of a unit who receives reminders."""
+
+    __tablename__ = "contact"
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    name: str = Field(max_length=200)
+    role: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    zalo_user_id: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=32)
+    apprise_urls: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    is_head: bool = False
+    is_coordinator: bool = False
+
+
+class Plan(SQLModel, table=True):
+    """A Kế hoạch: the document whose duties become assignments."""
+
+    __tablename__ = "plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=100, unique=True, index=True)
+    number: str | None = Field(default=None, max_length=100)
+    title: str = Field(max_length=500)
+    issuer: str = Field(max_length=300)
+    issued_date: dt.date | None = None
+    issued_place: str | None = Field(default=None, max_length=100)
+    event_name: str | None = Field(default=None, max_length=500)
+    event_date: dt.date | None = None
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    window_text: str | None = Field(default=None, max_length=200)
+    place: str | None = Field(default=None, max_length=500)
+    delegates: int | None = None
+    coordinator_department_id: int | None = Field(default=None, foreign_key="department.id")
+    source_path: str | None = Field(default=None, max_length=1000)
+    source_sha256: str | None = Field(default=None, max_length=64)
+    legal_bases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    loaded_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+
+
+class Assignment(SQLModel, table=True):
+    """One duty of a plan: exactly one lead unit, any number of cooperating units."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (UniqueConstraint("plan_id", "code", name="uq_assignment_plan_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True)
+    code: str = Field(max_length=64)
+    position: int = 0  # order in the plan file, for stable listings
+    title: str = Field(max_length=1000)
+    detail: str | None = None
+    source: str | None = Field(default=None, max_length=1000)  # where in the document
+    lead_department_id: int = Field(foreign_key="department.id", index=True)
+
+    # The deadline rule, as written in the plan file.
+    deadline_kind: DeadlineKind = Field(
+        default=DeadlineKind.NONE, sa_column=_enum_column(DeadlineKind)
+    )
+    deadline_date: dt.date | None = None
+    deadline_offset: int | None = None
+    deadline_unit: DayUnit = Field(default=DayUnit.WORKING, sa_column=_enum_column(DayUnit))
+    deadline_after_id: int | None = Field(default=None, foreign_key="assignment.id")
+
+    # The rule's result, and the due date in force (differs after an extension).
+    original_due: dt.date | None = None
+    due: dt.date | None = Field(default=None, index=True)
+    extended_by: str | None = Field(default=None, max_length=200)
+    extended_at: dt.datetime | None = Field(default=None, sa_column=_utc_column())
+
+    state: AssignmentState = Field(
+        default=AssignmentState.NOT_STARTED, sa_column=_enum_column(AssignmentState, index=True)
+    )
+    state_reason: str | None = None  # blocker, return, pause or cancel reason in force
+    started_at: dt.datetime | None = Field(default=None, sa_column=_utc_column())
+    submitted_at: dt.datetime | None = Field(default=None, sa_column=_utc_column())
+    submitted_by: str | None = Field(default=None, max_length=200)
+    submission_note: str | None = None
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    confirmed_at: dt.datetime | None = Field(default=None, sa_column=_utc_column())
+    confirmed_by: str | None = Field(default=None, max_length=200)
+    completed_on: dt.date | None = None  # the day the accepted work was submitted
+
+    version: int = 1  # bumped by every change; guards against lost updates
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+
+
+class AssignmentCooperator(SQLModel, table=True):
+    """A cooperating unit (đơn vị phối hợp) of an assignment."""
+
+    __tablename__ = "assignment_cooperator"
+
+    assignment_id: int = Field(foreign_key="assignment.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+
+
+class Dependency(SQLModel, table=True):
+    """``assignment_id`` cannot finish before ``prerequisite_id``."""
+
+    __tablename__ = "dependency"
+
+    assignment_id: int = Field(foreign_key="assignment.id", primary_key=True)
+    prerequisite_id: int = Field(foreign_key="assignment.id", primary_key=True, index=True)
+
+
+class Activity(SQLModel, table=True):
+    """Append-only history: who changed what, when, from what to what, and why."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_assignment_at", "assignment_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+    plan_id: int | None = Field(default=None, foreign_key="plan.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=50)
+    field: str | None = Field(default=None, max_length=50)
+    from_value: str | None = None
+    to_value: str | None = None
+    note: str | None = None
+
+
+class CalendarOverride(SQLModel, table=True):
+    """An operator's correction of the public-sector calendar for one day."""
+
+    __tablename__ = "calendar_override"
+
+    day: dt.date = Field(primary_key=True)
+    working: bool
+    name: str = Field(max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))

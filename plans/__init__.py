@@ -1,0 +1,1 @@
+"""Plan files (YAML) shipped with giaoviec; the An Giang plan is the built-in one."""

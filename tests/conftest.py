@@ -1,0 +1,92 @@
+"""Shared fixtures: one real database per test session (SQLite file or PostgreSQL).
+
+``GIAOVIEC_DATABASE_URL`` picks the database, as it does for the application; unset, each
+run gets a fresh SQLite file. The schema is built by the real migrations, and every test
+starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tracking import db
+from tracking.settings import get_settings
+
+REPO = Path(__file__).resolve().parents[1]
+BUILTIN_PLAN = REPO / "plans" / "an-giang-2024-hoi-nghi-thi-dua.yaml"
+
+# Children before parents, so deleting in this order never trips a foreign key.
+TABLES = [
+    "activity",
+    "assignment_cooperator",
+    "dependency",
+    "assignment",
+    "contact",
+    "plan",
+    "department",
+    "calendar_override",
+]
+
+
+def drop_everything(engine: Engine) -> None:
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("GIAOVIEC_DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'giaoviec-test.db'}"
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Engine:
+    engine = db.get_engine(database_url)
+    drop_everything(engine)
+    db.migrate(engine)
+    return engine
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Path]:
+    """GIAOVIEC_HOME and the database URL as a command run by the user would see them."""
+    folder = tmp_path / "home"
+    folder.mkdir()
+    monkeypatch.setenv("GIAOVIEC_HOME", str(folder))
+    monkeypatch.setenv("GIAOVIEC_DATABASE_URL", database_url)
+    monkeypatch.delenv("GIAOVIEC_TODAY", raising=False)
+    monkeypatch.setenv("GIAOVIEC_USER", "kiem-thu")
+    get_settings.cache_clear()
+    yield folder
+    get_settings.cache_clear()
+
+
+def _empty_tables(engine: Engine) -> None:
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def clean_engine(engine: Engine, home: Path) -> Engine:
+    _empty_tables(engine)
+    return engine
+
+
+@pytest.fixture
+def session(clean_engine: Engine) -> Iterator[Session]:
+    with Session(clean_engine, expire_on_commit=False) as s:
+        yield s

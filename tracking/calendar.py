@@ -1,0 +1,266 @@
+"""Working-day arithmetic on the Vietnamese public-sector calendar.
+
+Deadlines are plain calendar days in Asia/Ho_Chi_Minh (convert instants with
+``tracking.clock.local_day`` first). A day is off when, in order of precedence:
+
+1. the operator override table says so (``True`` = working, ``False`` = off); it wins
+   over everything, because announcements for future years arrive late;
+2. it is a public holiday in ``holidays.VN`` (Tết, Hùng Kings, announced swap days off);
+3. it is a Saturday or Sunday, unless ``holidays.VN`` lists it as a make-up working
+   Saturday (``weekend_workdays``).
+
+Counting follows the Civil Code: the day the period starts is never counted.
+
+For speed, each calendar keeps one sorted tuple of working-day ordinals covering a
+contiguous range of years, extended lazily; counting and stepping are then bisections.
+The official holiday data per year is cached module-wide, since it never changes for a
+given ``holidays`` release.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import functools
+import threading
+import types
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import holidays
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["MAX_YEAR", "MIN_YEAR", "WorkCalendar"]
+
+MIN_YEAR = 1990
+MAX_YEAR = 2100
+
+SATURDAY_NAME = "Thứ Bảy"
+SUNDAY_NAME = "Chủ nhật"
+# An operator-declared day off without a reason is almost always a swapped day.
+OVERRIDE_OFF_NAME = "Nghỉ bù"
+
+# Fewest working days a year has on the official calendar (~245 in practice); used only
+# to guess how many years to load at once, so a low value merely costs another round.
+_MIN_WORKING_DAYS_PER_YEAR = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _OfficialYear:
+    """What ``holidays.VN`` says about one year, restricted to dates in that year."""
+
+    days_off: Mapping[dt.date, str]
+    weekend_workdays: frozenset[dt.date]
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """Working days of the years ``first_year..last_year`` as sorted date ordinals."""
+
+    first_year: int
+    last_year: int
+    ordinals: tuple[int, ...]
+
+
+def _check_year(year: int) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(
+            f"year {year} is outside the supported calendar range {MIN_YEAR}–{MAX_YEAR}"
+        )
+
+
+def _as_date(value: dt.date) -> dt.date:
+    """Reject datetimes: they are dates to the type checker but compare unequal to them."""
+    if isinstance(value, dt.datetime):
+        raise TypeError(
+            "WorkCalendar takes dates, not datetimes; convert with tracking.clock.local_day() first"
+        )
+    return value
+
+
+@functools.cache
+def _official_year(year: int) -> _OfficialYear:
+    """Build ``holidays.VN`` once per year (a ValueError is raised before caching)."""
+    _check_year(year)
+    # country_holidays("VN") builds the same holidays.VN object, but through the typed
+    # public API: holidays.VN itself is registered lazily and has an untyped constructor.
+    vn = holidays.country_holidays("VN", years=year, language="vi")
+    days_off: dict[dt.date, str] = {day: str(name) for day, name in vn.items() if day.year == year}
+    # weekend_workdays also carries swaps of other years (e.g. 2014-12-27, 2019-01-05 are
+    # present whatever year is asked for), so keep only this year's.
+    workdays = frozenset(day for day in vn.weekend_workdays if day.year == year)
+    return _OfficialYear(types.MappingProxyType(days_off), workdays)
+
+
+class WorkCalendar:
+    """The public-sector working calendar, with an operator override table on top.
+
+    Cheap to create, but meant to be reused: it caches its working-day table.
+    Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[dt.date, bool] | None = None,
+        override_names: Mapping[dt.date, str] | None = None,
+    ) -> None:
+        self._overrides: dict[dt.date, bool] = {}
+        for day, working in (overrides or {}).items():
+            day = _as_date(day)
+            _check_year(day.year)
+            self._overrides[day] = bool(working)
+        self._override_names: dict[dt.date, str] = {}
+        for day, name in (override_names or {}).items():
+            day = _as_date(day)
+            if day not in self._overrides:
+                # A name without an override is a configuration mistake worth surfacing.
+                raise ValueError(
+                    f"override name given for {day.isoformat()}, which has no override"
+                )
+            self._override_names[day] = name
+        self._span: _Span | None = None
+        self._lock = threading.Lock()
+
+    # ---- single days -------------------------------------------------------------
+
+    def is_working_day(self, day: dt.date) -> bool:
+        """Whether ``day`` is a working day."""
+        return self._reason_off(_as_date(day)) is None
+
+    def day_off_name(self, day: dt.date) -> str | None:
+        """Vietnamese reason ``day`` is off, or None on a working day."""
+        return self._reason_off(_as_date(day))
+
+    def next_working_day(self, day: dt.date) -> dt.date:
+        """``day`` itself if working, else the first working day after it."""
+        ordinal = _as_date(day).toordinal()
+        span = self._covering(day.year, day.year)
+        while True:
+            index = bisect.bisect_left(span.ordinals, ordinal)
+            if index < len(span.ordinals):
+                return dt.date.fromordinal(span.ordinals[index])
+            span = self._covering(span.first_year, span.last_year + 1)
+
+    def previous_working_day(self, day: dt.date) -> dt.date:
+        """``day`` itself if working, else the last working day before it."""
+        ordinal = _as_date(day).toordinal()
+        span = self._covering(day.year, day.year)
+        while True:
+            index = bisect.bisect_right(span.ordinals, ordinal) - 1
+            if index >= 0:
+                return dt.date.fromordinal(span.ordinals[index])
+            span = self._covering(span.first_year - 1, span.last_year)
+
+    # ---- counting ----------------------------------------------------------------
+
+    def add_working_days(self, start: dt.date, n: int) -> dt.date:
+        """The ``n``-th working day after ``start`` (before it if ``n < 0``).
+
+        ``start`` itself is never counted (Civil Code); ``n == 0`` rolls a day off
+        forward to the next working day.
+        """
+        if n == 0:
+            return self.next_working_day(start)
+        ordinal = _as_date(start).toordinal()
+        span = self._covering(start.year, start.year)
+        while True:
+            ordinals = span.ordinals
+            if n > 0:
+                # bisect_right skips start itself: it is never counted.
+                target = bisect.bisect_right(ordinals, ordinal) + n - 1
+                if target < len(ordinals):
+                    return dt.date.fromordinal(ordinals[target])
+                more = _years_for(target - len(ordinals) + 1)
+                span = self._covering(span.first_year, _grow_up(span.last_year, more))
+            else:
+                target = bisect.bisect_left(ordinals, ordinal) + n
+                if target >= 0:
+                    return dt.date.fromordinal(ordinals[target])
+                more = _years_for(-target)
+                span = self._covering(_grow_down(span.first_year, more), span.last_year)
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days ``d`` with ``start < d <= end``; negated count if ``end < start``."""
+        low, high = sorted((_as_date(start), _as_date(end)))
+        ordinals = self._covering(low.year, high.year).ordinals
+        # Counting "<= end" minus "<= start" gives both directions with the right sign.
+        return bisect.bisect_right(ordinals, end.toordinal()) - bisect.bisect_right(
+            ordinals, start.toordinal()
+        )
+
+    def working_days_in(self, first: dt.date, last: dt.date) -> list[dt.date]:
+        """Working days from ``first`` to ``last`` inclusive, ascending (empty if reversed)."""
+        if _as_date(last) < _as_date(first):
+            return []
+        ordinals = self._covering(first.year, last.year).ordinals
+        lo = bisect.bisect_left(ordinals, first.toordinal())
+        hi = bisect.bisect_right(ordinals, last.toordinal())
+        return [dt.date.fromordinal(o) for o in ordinals[lo:hi]]
+
+    # ---- internals ---------------------------------------------------------------
+
+    def _reason_off(self, day: dt.date) -> str | None:
+        """The single source of truth: why ``day`` is off, None when it is working."""
+        official = _official_year(day.year)  # also enforces the year range
+        override = self._overrides.get(day)
+        if override is True:
+            return None
+        reason = official.days_off.get(day)
+        if reason is None and day not in official.weekend_workdays:
+            weekday = day.weekday()
+            if weekday == 5:
+                reason = SATURDAY_NAME
+            elif weekday == 6:
+                reason = SUNDAY_NAME
+        if override is False:
+            # Prefer the operator's wording, then the official one, then a generic name.
+            return self._override_names.get(day) or reason or OVERRIDE_OFF_NAME
+        return reason
+
+    def _covering(self, first_year: int, last_year: int) -> _Span:
+        """A span containing at least ``first_year..last_year``, extending it if needed."""
+        span = self._span
+        if span is not None and span.first_year <= first_year and last_year <= span.last_year:
+            return span
+        with self._lock:
+            span = self._span  # another thread may have extended it meanwhile
+            if span is not None:
+                first_year = min(first_year, span.first_year)
+                last_year = max(last_year, span.last_year)
+            _check_year(first_year)
+            _check_year(last_year)
+            ordinals: list[int] = []
+            for year in range(first_year, last_year + 1):
+                if span is not None and span.first_year <= year <= span.last_year:
+                    continue
+                ordinals.extend(self._working_ordinals(year))
+            if span is not None:
+                ordinals.extend(span.ordinals)
+            ordinals.sort()
+            span = _Span(first_year, last_year, tuple(ordinals))
+            self._span = span  # one reference swap: readers never see a half-built span
+            return span
+
+    def _working_ordinals(self, year: int) -> list[int]:
+        first = dt.date(year, 1, 1).toordinal()
+        last = dt.date(year, 12, 31).toordinal()
+        return [
+            o for o in range(first, last + 1) if self._reason_off(dt.date.fromordinal(o)) is None
+        ]
+
+
+def _years_for(missing_days: int) -> int:
+    """How many more years to load to find ``missing_days`` more working days (a guess)."""
+    return missing_days // _MIN_WORKING_DAYS_PER_YEAR + 1
+
+
+def _grow_up(last_year: int, more: int) -> int:
+    """Extend forward but not past MAX_YEAR, unless already there (then fail clearly)."""
+    return last_year + 1 if last_year >= MAX_YEAR else min(last_year + more, MAX_YEAR)
+
+
+def _grow_down(first_year: int, more: int) -> int:
+    """Extend backward but not before MIN_YEAR, unless already there (then fail clearly)."""
+    return first_year - 1 if first_year <= MIN_YEAR else max(first_year - more, MIN_YEAR)

@@ -1,0 +1,831 @@
+"""The store: the database operations every interface (CLI, web, flows) calls.
+
+Each public function takes an open session and leaves committing to the caller
+(``tracking.db.session_scope``), so one user action is one transaction. Every change writes an
+``Activity`` row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from models.dates import format_vn
+from models.enums import AssignmentState, DayUnit, DeadlineKind, Timeliness
+from models.planfile import AssignmentSpec, ContactSpec, PlanFile
+from models.tables import (
+    Activity,
+    Assignment,
+    AssignmentCooperator,
+    CalendarOverride,
+    Contact,
+    Department,
+    Dependency,
+    Plan,
+)
+from tracking import clock, schedule
+from tracking.calendar import WorkCalendar
+from tracking.planio import CheckedPlan
+from tracking.status import ACTION_LABELS, Action, next_state, timeliness
+
+
+class NotFound(LookupError):
+    """No such plan, assignment or unit; the message is for the user (Vietnamese)."""
+
+
+class InvalidAction(ValueError):
+    """An action the rules refuse (missing reason, bad date…); the message is for the user."""
+
+
+class ConcurrentUpdate(RuntimeError):
+    """Someone else changed the assignment between reading and writing it."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"Nhiệm vụ {code} vừa được người khác cập nhật; hãy tải lại rồi thử lại.")
+
+
+# --- calendar ---------------------------------------------------------------------------
+
+
+def load_calendar(session: Session) -> WorkCalendar:
+    rows = session.exec(select(CalendarOverride)).all()
+    return WorkCalendar(
+        overrides={row.day: row.working for row in rows},
+        override_names={row.day: row.name for row in rows},
+    )
+
+
+def set_calendar_override(
+    session: Session, day: dt.date, working: bool, name: str, actor: str
+) -> None:
+    """Mark ``day`` as a working day or a day off, then move every plan's deadlines to match."""
+    row = session.get(CalendarOverride, day)
+    before = None if row is None else row.working
+    if row is None:
+        session.add(CalendarOverride(day=day, working=working, name=name))
+    else:
+        row.working, row.name = working, name
+    _record(
+        session,
+        None,
+        None,
+        actor,
+        "calendar_override",
+        field="working",
+        old=None if before is None else str(before),
+        new=str(working),
+        note=f"{day.isoformat()}: {name}",
+    )
+    session.flush()
+    calendar = load_calendar(session)
+    for plan in session.exec(select(Plan)).all():
+        recompute_deadlines(session, plan, calendar, actor)
+
+
+# --- loading a plan ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadResult:
+    plan_id: int
+    plan_code: str
+    created: bool
+    assignments_added: int
+    assignments_updated: int
+    assignments_removed: int
+
+
+def load_plan(session: Session, checked: CheckedPlan, actor: str) -> LoadResult:
+    """Create or update the plan of a checked file: loading the same file twice changes nothing.
+
+    Plan, units and assignments are matched by their codes. An assignment that disappeared
+    from the file is cancelled, never deleted, so its history stays.
+    """
+    spec = checked.spec
+    units = _upsert_units(session, spec)
+    plan, created = _upsert_plan(session, spec, checked, units)
+    existing = {
+        a.code: a for a in session.exec(select(Assignment).where(Assignment.plan_id == plan.id))
+    }
+    added = updated = 0
+    by_code: dict[str, Assignment] = {}
+    for position, item in enumerate(spec.assignments):
+        row = existing.get(item.code)
+        if row is None:
+            row = _new_assignment(session, plan, item, position, units, actor)
+            added += 1
+        elif _update_assignment(session, row, item, position, units, actor):
+            updated += 1
+        by_code[item.code] = row
+    session.flush()
+    _link_assignments(session, spec, by_code, units, checked.prerequisites)
+    removed = _cancel_missing(session, existing, by_code, actor)
+    if created or added or updated or removed:
+        _record(
+            session,
+            plan.id,
+            None,
+            actor,
+            "plan_loaded",
+            new=checked.sha256,
+            note=f"{checked.path}: +{added} ~{updated} -{removed}",
+        )
+    session.flush()
+    recompute_deadlines(session, plan, load_calendar(session), actor)
+    assert plan.id is not None
+    return LoadResult(plan.id, plan.code, created, added, updated, removed)
+
+
+def _upsert_units(session: Session, spec: PlanFile) -> dict[str, Department]:
+    codes = [u.code for u in spec.units]
+    found = {
+        d.code: d for d in session.exec(select(Department).where(col(Department.code).in_(codes)))
+    }
+    coordinator = spec.plan.coordinator
+    for unit in spec.units:
+        dept = found.get(unit.code)
+        if dept is None:
+            dept = Department(code=unit.code, name=unit.name, short_name=unit.short_name)
+            session.add(dept)
+            found[unit.code] = dept
+        else:
+            dept.name, dept.short_name = unit.name, unit.short_name
+        session.flush()
+        _upsert_contacts(session, dept, unit.contacts, is_coordinator_unit=unit.code == coordinator)
+    return found
+
+
+def _upsert_contacts(
+    session: Session, dept: Department, contacts: Sequence[ContactSpec], is_coordinator_unit: bool
+) -> None:
+    # Matched by name within the unit: contacts added later by other means are kept.
+    existing = {
+        c.name: c for c in session.exec(select(Contact).where(Contact.department_id == dept.id))
+    }
+    for spec in contacts:
+        contact = existing.get(spec.name)
+        values = spec.model_dump()
+        values["is_coordinator"] = spec.is_coordinator and is_coordinator_unit
+        if contact is None:
+            assert dept.id is not None
+            session.add(Contact(department_id=dept.id, **values))
+        else:
+            for key, value in values.items():
+                setattr(contact, key, value)
+
+
+def _upsert_plan(
+    session: Session, spec: PlanFile, checked: CheckedPlan, units: dict[str, Department]
+) -> tuple[Plan, bool]:
+    p, event = spec.plan, spec.plan.event
+    values: dict[str, Any] = {
+        "number": p.number,
+        "title": p.title,
+        "issuer": p.issuer,
+        "issued_date": p.issued_date,
+        "issued_place": p.issued_place,
+        "legal_bases": list(p.legal_bases),
+        "event_name": event.name,
+        "window_start": event.window_start,
+        "window_end": event.window_end,
+        "window_text": event.window_text,
+        "place": event.place,
+        "delegates": event.delegates,
+        "coordinator_department_id": units[p.coordinator].id,
+        "source_path": checked.path,
+        "source_sha256": checked.sha256,
+    }
+    plan = session.exec(select(Plan).where(Plan.code == p.code)).first()
+    created = plan is None
+    if plan is None:
+        plan = Plan(code=p.code, event_date=event.date, **values)
+        session.add(plan)
+    else:
+        if plan.source_sha256 != checked.sha256:
+            plan.loaded_at = clock.now_utc()
+        for key, value in values.items():
+            setattr(plan, key, value)
+        # A date set with `plan set-event-date` survives reloading a file that has none.
+        if event.date is not None:
+            plan.event_date = event.date
+    session.flush()
+    return plan, created
+
+
+def _rule_values(item: AssignmentSpec) -> dict[str, Any]:
+    d = item.deadline
+    if d is None:
+        return {
+            "deadline_kind": DeadlineKind.NONE,
+            "deadline_date": None,
+            "deadline_offset": None,
+            "deadline_unit": DayUnit.WORKING,
+        }
+    unit = DayUnit.CALENDAR if d.calendar_days else DayUnit.WORKING
+    if d.date is not None:
+        return {
+            "deadline_kind": DeadlineKind.DATE,
+            "deadline_date": d.date,
+            "deadline_offset": None,
+            "deadline_unit": unit,
+        }
+    if d.event is not None:
+        return {
+            "deadline_kind": DeadlineKind.EVENT,
+            "deadline_date": None,
+            "deadline_offset": d.event,
+            "deadline_unit": unit,
+        }
+    return {
+        "deadline_kind": DeadlineKind.AFTER,
+        "deadline_date": None,
+        "deadline_offset": d.days or 0,
+        "deadline_unit": unit,
+    }
+
+
+def _assignment_values(
+    item: AssignmentSpec, position: int, units: dict[str, Department]
+) -> dict[str, Any]:
+    return {
+        "position": position,
+        "title": item.title,
+        "detail": item.detail,
+        "source": item.source,
+        "lead_department_id": units[item.lead].id,
+        **_rule_values(item),
+    }
+
+
+def _new_assignment(
+    session: Session,
+    plan: Plan,
+    item: AssignmentSpec,
+    position: int,
+    units: dict[str, Department],
+    actor: str,
+) -> Assignment:
+    assert plan.id is not None
+    row = Assignment(plan_id=plan.id, code=item.code, **_assignment_values(item, position, units))
+    session.add(row)
+    session.flush()
+    _record(session, plan.id, row.id, actor, "created", note=item.title)
+    return row
+
+
+def _update_assignment(
+    session: Session,
+    row: Assignment,
+    item: AssignmentSpec,
+    position: int,
+    units: dict[str, Department],
+    actor: str,
+) -> bool:
+    changed = False
+    for key, value in _assignment_values(item, position, units).items():
+        old = getattr(row, key)
+        if old != value:
+            setattr(row, key, value)
+            changed = True
+            if key != "position":
+                _record(
+                    session,
+                    row.plan_id,
+                    row.id,
+                    actor,
+                    "plan_updated",
+                    field=key,
+                    old=_text(old),
+                    new=_text(value),
+                )
+    if changed:
+        row.version += 1
+        row.updated_at = clock.now_utc()
+    return changed
+
+
+def _link_assignments(
+    session: Session,
+    spec: PlanFile,
+    by_code: dict[str, Assignment],
+    units: dict[str, Department],
+    prerequisites: dict[str, set[str]],
+) -> None:
+    ids = [a.id for a in by_code.values()]
+    session.execute(
+        delete(AssignmentCooperator).where(col(AssignmentCooperator.assignment_id).in_(ids))
+    )
+    session.execute(delete(Dependency).where(col(Dependency.assignment_id).in_(ids)))
+    for item in spec.assignments:
+        row = by_code[item.code]
+        assert row.id is not None
+        for coop in item.cooperating:
+            dept_id = units[coop].id
+            assert dept_id is not None
+            session.add(AssignmentCooperator(assignment_id=row.id, department_id=dept_id))
+        for need in sorted(prerequisites[item.code]):
+            prereq_id = by_code[need].id
+            assert prereq_id is not None
+            session.add(Dependency(assignment_id=row.id, prerequisite_id=prereq_id))
+        after = item.deadline.after if item.deadline else None
+        row.deadline_after_id = by_code[after].id if after else None
+
+
+def _cancel_missing(
+    session: Session, existing: dict[str, Assignment], kept: dict[str, Assignment], actor: str
+) -> int:
+    removed = 0
+    for code, row in existing.items():
+        if code in kept or row.state in (AssignmentState.DONE, AssignmentState.CANCELLED):
+            continue
+        _record(
+            session,
+            row.plan_id,
+            row.id,
+            actor,
+            Action.CANCEL.value,
+            field="state",
+            old=row.state.value,
+            new=AssignmentState.CANCELLED.value,
+            note="không còn trong tệp kế hoạch",
+        )
+        row.state = AssignmentState.CANCELLED
+        row.state_reason = "không còn trong tệp kế hoạch"
+        row.version += 1
+        removed += 1
+    return removed
+
+
+# --- deadlines --------------------------------------------------------------------------
+
+
+def recompute_deadlines(session: Session, plan: Plan, calendar: WorkCalendar, actor: str) -> int:
+    """Resolve every deadline rule of ``plan`` again; returns how many due dates moved."""
+    rows = list(session.exec(select(Assignment).where(Assignment.plan_id == plan.id)))
+    by_id = {r.id: r for r in rows if r.id is not None}
+    prerequisites = _prerequisite_map(session, by_id)
+    order = schedule.topological_order(list(by_id), prerequisites)
+    rules = {i: _rule_of(r) for i, r in by_id.items()}
+    fixed = {i: r.due for i, r in by_id.items() if r.extended_at is not None and r.due}
+    due = schedule.resolve_all(order, rules, plan.event_date, calendar, fixed)
+    moved = 0
+    for key in order:
+        row, rule = by_id[key], rules[key]
+        base = due.get(rule.after) if rule.after is not None else None
+        original = schedule.resolve_rule(rule, plan.event_date, base, calendar)
+        if row.original_due != original:
+            row.original_due = original
+        if row.due != due[key]:
+            _record(
+                session,
+                plan.id,
+                row.id,
+                actor,
+                "due_recomputed",
+                field="due",
+                old=_text(row.due),
+                new=_text(due[key]),
+            )
+            row.due = due[key]
+            row.version += 1
+            moved += 1
+    return moved
+
+
+def _rule_of(row: Assignment) -> schedule.Rule[int]:
+    return schedule.Rule(
+        row.deadline_kind,
+        row.deadline_date,
+        row.deadline_offset,
+        row.deadline_unit,
+        row.deadline_after_id,
+    )
+
+
+def _prerequisite_map(session: Session, by_id: dict[int, Any]) -> dict[int, set[int]]:
+    result: dict[int, set[int]] = {key: set() for key in by_id}
+    if not by_id:
+        return result
+    deps = session.exec(select(Dependency).where(col(Dependency.assignment_id).in_(list(by_id))))
+    for dep in deps:
+        result[dep.assignment_id].add(dep.prerequisite_id)
+    return result
+
+
+def set_event_date(
+    session: Session, plan_ref: str, event_date: dt.date | None, actor: str
+) -> tuple[Plan, int]:
+    """Set or change the event date; every relative deadline moves with it."""
+    plan = get_plan(session, plan_ref)
+    if plan.event_date != event_date:
+        _record(
+            session,
+            plan.id,
+            None,
+            actor,
+            "event_date_set",
+            field="event_date",
+            old=_text(plan.event_date),
+            new=_text(event_date),
+        )
+        plan.event_date = event_date
+    session.flush()
+    moved = recompute_deadlines(session, plan, load_calendar(session), actor)
+    return plan, moved
+
+
+# --- lookups ----------------------------------------------------------------------------
+
+
+def get_plan(session: Session, ref: str | None) -> Plan:
+    """A plan by code or id; with no reference, the only plan there is."""
+    if ref is None:
+        plans = list(session.exec(select(Plan).limit(2)))
+        if len(plans) == 1:
+            return plans[0]
+        raise NotFound(
+            "Chưa có kế hoạch nào." if not plans else "Có nhiều kế hoạch: hãy chỉ rõ --plan."
+        )
+    query = select(Plan).where(Plan.code == ref)
+    plan = session.exec(query).first()
+    if plan is None and ref.isdigit():
+        plan = session.get(Plan, int(ref))
+    if plan is None:
+        raise NotFound(f"Không tìm thấy kế hoạch “{ref}”.")
+    return plan
+
+
+def get_assignment(session: Session, ref: str) -> Assignment:
+    """By id, by code when only one plan has it, or as ``plan-code/CODE``."""
+    ref = ref.strip()
+    if ref.isdigit():
+        row = session.get(Assignment, int(ref))
+        if row is not None:
+            return row
+    plan_code, _, code = ref.rpartition("/")
+    query = select(Assignment).where(Assignment.code == code)
+    if plan_code:
+        query = query.join(Plan).where(Plan.code == plan_code)
+    rows = list(session.exec(query.limit(2)))
+    if len(rows) == 1:
+        return rows[0]
+    if rows:
+        raise NotFound(f"Mã “{ref}” có ở nhiều kế hoạch: hãy ghi dạng MÃ-KẾ-HOẠCH/{code}.")
+    raise NotFound(f"Không tìm thấy nhiệm vụ “{ref}”.")
+
+
+def get_department(session: Session, code: str) -> Department:
+    dept = session.exec(select(Department).where(Department.code == code)).first()
+    if dept is None:
+        raise NotFound(f"Không tìm thấy đơn vị “{code}”.")
+    return dept
+
+
+def get_department_by_id(session: Session, department_id: int) -> Department:
+    dept = session.get(Department, department_id)
+    if dept is None:
+        raise NotFound(f"Không tìm thấy đơn vị #{department_id}.")
+    return dept
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionRequest:
+    action: Action
+    actor: str
+    note: str | None = None
+    reason: str | None = None
+    new_due: dt.date | None = None
+    evidence: Sequence[str] = ()
+    expected_version: int | None = None  # the version the user saw, if known
+
+
+_NEEDS_REASON = frozenset({Action.RETURN, Action.BLOCK, Action.CANCEL, Action.PAUSE, Action.EXTEND})
+
+
+def act(session: Session, ref: str, request: ActionRequest, today: dt.date) -> Assignment:
+    """Apply one lifecycle action to one assignment and record it.
+
+    The write is conditional on the version read, so two people acting at once can never
+    both win: the second gets ``ConcurrentUpdate``.
+    """
+    row = get_assignment(session, ref)
+    action = request.action
+    if action in _NEEDS_REASON and not (request.reason or "").strip():
+        raise InvalidAction(f"Cần ghi lý do khi {ACTION_LABELS[action]} (--reason).")
+    if request.expected_version is not None and request.expected_version != row.version:
+        raise ConcurrentUpdate(row.code)
+    new_state = next_state(row.state, action)
+    changes = _changes_for(row, request, new_state, today)
+    version, old_state, old_due = row.version, row.state, row.due
+    result = session.execute(
+        update(Assignment)
+        .where(col(Assignment.id) == row.id, col(Assignment.version) == version)
+        .values(**changes, version=version + 1, updated_at=clock.now_utc())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentUpdate(row.code)
+    _record_action(session, row, request, old_state, old_due, new_state, changes)
+    session.refresh(row)
+    if action is Action.EXTEND:
+        plan = session.get(Plan, row.plan_id)
+        assert plan is not None
+        recompute_deadlines(session, plan, load_calendar(session), request.actor)
+    return row
+
+
+def _changes_for(
+    row: Assignment, request: ActionRequest, new_state: AssignmentState, today: dt.date
+) -> dict[str, Any]:
+    now = clock.now_utc()
+    action = request.action
+    changes: dict[str, Any] = {"state": new_state}
+    if action is Action.START or (action is Action.SUBMIT and row.started_at is None):
+        changes["started_at"] = now
+    if action is Action.SUBMIT:
+        changes.update(
+            submitted_at=now,
+            submitted_by=request.actor,
+            submission_note=request.note,
+            completed_on=today,
+            state_reason=None,
+        )
+        if request.evidence:
+            changes["evidence"] = [*row.evidence, *request.evidence]
+    elif action is Action.CONFIRM:
+        changes.update(confirmed_at=now, confirmed_by=request.actor)
+    elif action is Action.RETURN:
+        changes.update(completed_on=None, state_reason=request.reason)
+    elif action in (Action.BLOCK, Action.PAUSE, Action.CANCEL):
+        changes["state_reason"] = request.reason
+    elif action in (Action.UNBLOCK, Action.RESUME):
+        changes["state_reason"] = None
+    elif action is Action.EXTEND:
+        changes.update(_extension(row, request, today, now))
+    return changes
+
+
+def _extension(
+    row: Assignment, request: ActionRequest, today: dt.date, now: dt.datetime
+) -> dict[str, Any]:
+    new_due = request.new_due
+    if new_due is None:
+        raise InvalidAction("Cần ghi hạn mới khi gia hạn (--to NGÀY).")
+    if row.due is not None and new_due <= row.due:
+        raise InvalidAction(f"Hạn mới phải sau hạn hiện tại {format_vn(row.due)}.")
+    if new_due < today:
+        raise InvalidAction("Hạn mới không được ở trong quá khứ.")
+    return {"due": new_due, "extended_by": request.actor, "extended_at": now}
+
+
+def _record_action(
+    session: Session,
+    row: Assignment,
+    request: ActionRequest,
+    old_state: AssignmentState,
+    old_due: dt.date | None,
+    new_state: AssignmentState,
+    changes: dict[str, Any],
+) -> None:
+    note = "\n".join(part for part in (request.reason, request.note) if part) or None
+    if request.action is Action.EXTEND:
+        _record(
+            session,
+            row.plan_id,
+            row.id,
+            request.actor,
+            request.action.value,
+            field="due",
+            old=_text(old_due),
+            new=_text(changes["due"]),
+            note=note,
+        )
+    else:
+        _record(
+            session,
+            row.plan_id,
+            row.id,
+            request.actor,
+            request.action.value,
+            field="state",
+            old=old_state.value,
+            new=new_state.value,
+            note=note,
+        )
+    for name in request.evidence:
+        _record(
+            session,
+            row.plan_id,
+            row.id,
+            request.actor,
+            "evidence_added",
+            field="evidence",
+            new=name,
+        )
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AssignmentView:
+    """One assignment with everything derived for today: what every listing shows."""
+
+    id: int
+    plan_code: str
+    code: str
+    title: str
+    lead: str
+    lead_name: str
+    cooperating: list[str]
+    original_due: dt.date | None
+    due: dt.date | None
+    state: AssignmentState
+    timeliness: Timeliness | None
+    critical: bool
+    slack: int | None
+    at_risk: str | None
+    completed_on: dt.date | None
+    extended: bool
+    prerequisites: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for key in ("original_due", "due", "completed_on"):
+            data[key] = data[key].isoformat() if data[key] else None
+        data["state"] = self.state.value
+        data["timeliness"] = self.timeliness.value if self.timeliness else None
+        return data
+
+
+def plan_status(
+    session: Session,
+    today: dt.date,
+    plan_ref: str | None = None,
+    department: str | None = None,
+) -> list[AssignmentView]:
+    """Every assignment of the plan(s), derived for ``today``, filtered by a unit if asked."""
+    plans = (
+        [get_plan(session, plan_ref)]
+        if plan_ref
+        else list(session.exec(select(Plan).order_by(Plan.code)))
+    )
+    calendar = load_calendar(session)
+    dept_filter = get_department(session, department).id if department else None
+    views: list[AssignmentView] = []
+    for plan in plans:
+        views.extend(_plan_views(session, plan, calendar, today, dept_filter))
+    return views
+
+
+def _plan_views(
+    session: Session, plan: Plan, calendar: WorkCalendar, today: dt.date, dept_filter: int | None
+) -> list[AssignmentView]:
+    rows = list(
+        session.exec(
+            select(Assignment)
+            .where(Assignment.plan_id == plan.id)
+            .order_by(col(Assignment.position))
+        )
+    )
+    by_id = {r.id: r for r in rows if r.id is not None}
+    prerequisites = _prerequisite_map(session, by_id)
+    order = schedule.topological_order(list(by_id), prerequisites)
+    due = {i: r.due for i, r in by_id.items()}
+    path = schedule.critical_path(order, due, prerequisites, plan.event_date, calendar)
+    states = {i: r.state for i, r in by_id.items()}
+    labels = {i: r.code for i, r in by_id.items()}
+    risk = schedule.at_risk(order, due, prerequisites, states, today, labels)
+    units = _department_codes(session)
+    coops = _cooperators(session, list(by_id))
+    critical = set(path.path)
+    views = []
+    for row in rows:
+        assert row.id is not None
+        if (
+            dept_filter is not None
+            and row.lead_department_id != dept_filter
+            and dept_filter not in coops.get(row.id, [])
+        ):
+            continue
+        lead_code, lead_name = units[row.lead_department_id]
+        views.append(
+            AssignmentView(
+                id=row.id,
+                plan_code=plan.code,
+                code=row.code,
+                title=row.title,
+                lead=lead_code,
+                lead_name=lead_name,
+                cooperating=[units[d][0] for d in coops.get(row.id, [])],
+                original_due=row.original_due,
+                due=row.due,
+                state=row.state,
+                timeliness=timeliness(
+                    row.state,
+                    row.due,
+                    today,
+                    calendar,
+                    completed_on=row.completed_on,
+                    submitted_on=row.completed_on,
+                ),
+                critical=row.id in critical,
+                slack=path.slack.get(row.id),
+                at_risk=risk.get(row.id),
+                completed_on=row.completed_on,
+                extended=row.extended_at is not None,
+                prerequisites=sorted(labels[p] for p in prerequisites.get(row.id, ())),
+            )
+        )
+    return views
+
+
+def _department_codes(session: Session) -> dict[int, tuple[str, str]]:
+    return {
+        d.id: (d.code, d.short_name or d.name)
+        for d in session.exec(select(Department))
+        if d.id is not None
+    }
+
+
+def _cooperators(session: Session, ids: list[int]) -> dict[int, list[int]]:
+    result: dict[int, list[int]] = {}
+    if not ids:
+        return result
+    rows = session.exec(
+        select(AssignmentCooperator).where(col(AssignmentCooperator.assignment_id).in_(ids))
+    )
+    for row in rows:
+        result.setdefault(row.assignment_id, []).append(row.department_id)
+    for deps in result.values():
+        deps.sort()
+    return result
+
+
+def history(session: Session, assignment_id: int) -> list[Activity]:
+    query = (
+        select(Activity).where(Activity.assignment_id == assignment_id).order_by(col(Activity.id))
+    )
+    return list(session.exec(query))
+
+
+def list_plans(session: Session) -> list[Plan]:
+    return list(session.exec(select(Plan).order_by(Plan.code)))
+
+
+def count_assignments(session: Session, plan: Plan) -> int:
+    query = select(func.count()).select_from(Assignment).where(Assignment.plan_id == plan.id)
+    return session.exec(query).one()
+
+
+def contacts_of(session: Session, department_id: int) -> list[Contact]:
+    return list(
+        session.exec(
+            select(Contact).where(Contact.department_id == department_id).order_by(col(Contact.id))
+        )
+    )
+
+
+# --- activity ---------------------------------------------------------------------------
+
+
+def _record(
+    session: Session,
+    plan_id: int | None,
+    assignment_id: int | None,
+    actor: str,
+    action: str,
+    *,
+    field: str | None = None,
+    old: str | None = None,
+    new: str | None = None,
+    note: str | None = None,
+) -> None:
+    session.add(
+        Activity(
+            at=clock.now_utc(),
+            plan_id=plan_id,
+            assignment_id=assignment_id,
+            actor=actor,
+            action=action,
+            field=field,
+            from_value=old,
+            to_value=new,
+            note=note,
+        )
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value.value if hasattr(value, "value") else value)
