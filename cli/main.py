@@ -29,8 +29,10 @@ app = typer.Typer(
 )
 plan_app = typer.Typer(help="Kế hoạch: kiểm tra, nạp, đặt ngày diễn ra.", no_args_is_help=True)
 calendar_app = typer.Typer(help="Lịch làm việc khu vực công.", no_args_is_help=True)
+contacts_app = typer.Typer(help="Người nhận nhắc việc của các đơn vị.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(contacts_app, name="contacts")
 
 out = Console()
 err = Console(stderr=True)
@@ -242,6 +244,27 @@ def plan_set_event_date(
     )
 
 
+@plan_app.command("activate")
+def plan_activate(
+    plan: Annotated[str, typer.Argument(help="Mã kế hoạch.")],
+    by: ByOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Bắt đầu theo dõi: từ nay gửi nhắc việc; mỗi đơn vị nhận danh sách nhiệm vụ của mình."""
+    from tracking import store
+
+    day = _today(today)
+    with _session() as session:
+        row, kickoff = store.activate_plan(session, plan, _actor(by), day)
+    if kickoff is None:
+        out.print(f"Kế hoạch {row.code} đã được kích hoạt từ trước; không gửi lại thông báo.")
+        return
+    out.print(
+        f"Đã kích hoạt kế hoạch [bold]{row.code}[/]: {kickoff.added} thông báo triển khai "
+        "đã vào hàng đợi (gửi bằng `giaoviec deliver`)."
+    )
+
+
 # --- reading ----------------------------------------------------------------------------
 
 
@@ -431,6 +454,225 @@ def resume(ref: IdArg, by: ByOpt = None, note: NoteOpt = None, today: TodayOpt =
 def cancel(ref: IdArg, reason: ReasonOpt = None, by: ByOpt = None, today: TodayOpt = None) -> None:
     """Hủy nhiệm vụ (cần --reason)."""
     _act(ref, "cancel", by, today, reason=reason)
+
+
+# --- reminders and delivery -------------------------------------------------------------
+
+
+@app.command()
+def remind(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Chỉ liệt kê, không đưa vào hàng đợi.")
+    ] = False,
+    today: TodayOpt = None,
+) -> None:
+    """Tính các nhắc việc đến hạn hôm nay và đưa vào hàng đợi gửi (chạy lại không tạo trùng)."""
+    from tracking import clock, reminders, store
+    from tracking.settings import get_settings
+
+    day = _today(today)
+    with _session() as session:
+        calendar = store.load_calendar(session)
+        if not calendar.is_working_day(day):
+            out.print(
+                f"{format_vn(day)} là ngày nghỉ ({calendar.day_off_name(day)}): không nhắc việc."
+            )
+            return
+        result = reminders.enqueue_daily(session, day, clock.now_for(day), calendar, get_settings())
+        rows = store.outbox_rows(session, ids=list(result.new_ids))
+        views = _outbox_views(session, rows)
+        if dry_run:
+            session.rollback()
+    from cli import render
+
+    if views:
+        out.print(render.outbox_table(views, title=f"Nhắc việc ngày {format_vn(day)}"))
+    verb = "Sẽ đưa" if dry_run else "Đã đưa"
+    out.print(
+        f"{verb} {result.added} tin mới vào hàng đợi "
+        f"({result.considered - result.added} tin đã có từ trước)."
+    )
+
+
+@app.command()
+def deliver(
+    limit: Annotated[int | None, typer.Option("--limit", help="Gửi tối đa bấy nhiêu tin.")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Gửi các tin đang chờ trong hàng đợi (email, Zalo) và ghi lại kết quả."""
+    from notifications.delivery import deliver as run_delivery
+    from tracking import clock, db
+    from tracking.settings import get_settings
+
+    settings = get_settings()
+    with _session():
+        pass  # checks the schema exists before any work
+    report = run_delivery(
+        db.default_engine(), settings, clock.now_for(_today(today)), max_messages=limit
+    )
+    from cli import render
+
+    out.print(render.delivery_summary(report.counts))
+    if not settings.smtp_host:
+        out.print(f"Chưa cấu hình SMTP: email được ghi thành tệp trong {settings.outbox_folder}")
+
+
+@app.command()
+def outbox(
+    status_filter: Annotated[
+        str | None,
+        typer.Option("--status", help="pending, sending, sent, failed, unknown, cancelled"),
+    ] = None,
+    day: Annotated[str | None, typer.Option("--day", help="Chỉ các tin của ngày này.")] = None,
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option("--limit", help="Số dòng tối đa.")] = 200,
+) -> None:
+    """Danh sách tin trong hàng đợi gửi và kết quả gửi."""
+    from models.enums import DeliveryStatus
+    from tracking import store
+
+    try:
+        wanted = DeliveryStatus(status_filter) if status_filter else None
+    except ValueError:
+        choices = ", ".join(s.value for s in DeliveryStatus)
+        fail(f"Trạng thái “{status_filter}” không hợp lệ (dùng: {choices}).")
+    with _session() as session:
+        rows = store.outbox_rows(session, status=wanted, day=_date(day), limit=limit)
+        views = _outbox_views(session, rows)
+    if as_json:
+        print(json.dumps(views, ensure_ascii=False, indent=2, default=str))
+        return
+    from cli import render
+
+    out.print(render.outbox_table(views, title="Hàng đợi gửi tin"))
+
+
+@app.command()
+def sweep(today: TodayOpt = None) -> None:
+    """Chạy một lần việc hằng ngày: tính lại thời hạn, đưa nhắc việc vào hàng đợi, gửi."""
+    from notifications.sweep import sweep_day
+    from tracking import db
+    from tracking.settings import get_settings
+
+    day = _today(today)
+    with _session():
+        pass  # checks the schema exists before any work
+    result = sweep_day(db.default_engine(), day, get_settings())
+    from cli import render
+
+    out.print(render.sweep_line(result))
+
+
+@app.command()
+def simulate(
+    start: Annotated[str, typer.Option("--from", help="Ngày bắt đầu.")],
+    end: Annotated[str, typer.Option("--to", help="Ngày kết thúc.")],
+    plan: PlanOpt = None,
+    script: Annotated[
+        Path | None, typer.Option("--script", help="Kịch bản YAML: ngày nào, ai làm gì.")
+    ] = None,
+) -> None:
+    """Chạy lại kế hoạch từng ngày: hành động theo kịch bản, rồi nhắc việc và gửi như thật."""
+    from notifications.simulate import read_script
+    from notifications.simulate import simulate as run_simulation
+    from tracking import db, store
+    from tracking.planio import PlanFileError
+    from tracking.settings import get_settings
+
+    first, last = _date(start), _date(end)
+    assert first is not None and last is not None
+    if last < first:
+        fail("Ngày kết thúc phải sau ngày bắt đầu.")
+    try:
+        steps = read_script(script) if script else []
+    except PlanFileError as exc:
+        for problem in exc.problems:
+            err.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+    from cli import render
+
+    with _session() as session:
+        if plan:
+            store.get_plan(session, plan)
+    try:
+        for report in run_simulation(db.default_engine(), first, last, get_settings(), steps):
+            out.print(render.day_report(report))
+    except (store.NotFound, store.InvalidAction, IllegalTransition) as exc:
+        fail(str(exc))
+    with _session() as session:
+        views = store.plan_status(session, last, plan)
+    out.print(
+        render.status_table(views, show_plan=plan is None and len({v.plan_code for v in views}) > 1)
+    )
+    out.print(render.summary(views))
+
+
+def _outbox_views(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
+    from tracking import store
+
+    return [store.outbox_view(session, row) for row in rows]
+
+
+# --- contacts ---------------------------------------------------------------------------
+
+
+@contacts_app.command("list")
+def contacts_list(
+    department: Annotated[str | None, typer.Option("--department", help="Mã đơn vị.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Người nhận của các đơn vị."""
+    from tracking import store
+
+    with _session() as session:
+        data = store.contact_views(session, department)
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    from cli import render
+
+    out.print(render.contacts_table(data))
+
+
+@contacts_app.command("set")
+def contacts_set(
+    department: Annotated[str, typer.Argument(help="Mã đơn vị, ví dụ SNV.")],
+    name: Annotated[str, typer.Argument(help="Họ tên người nhận.")],
+    email: Annotated[str | None, typer.Option("--email")] = None,
+    zalo: Annotated[
+        str | None, typer.Option("--zalo", help="Zalo user id (người quan tâm OA).")
+    ] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="Số điện thoại (ZNS).")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Chức vụ.")] = None,
+    head: Annotated[
+        bool | None, typer.Option("--head/--not-head", help="Là lãnh đạo đơn vị.")
+    ] = None,
+    coordinator: Annotated[
+        bool | None,
+        typer.Option("--coordinator/--not-coordinator", help="Nhận tin của đơn vị điều phối."),
+    ] = None,
+    by: ByOpt = None,
+) -> None:
+    """Thêm hoặc sửa người nhận của một đơn vị (không cần sửa tệp YAML)."""
+    from tracking import store
+
+    changes = {
+        "email": email,
+        "zalo_user_id": zalo,
+        "phone": phone,
+        "role": role,
+        "is_head": head,
+        "is_coordinator": coordinator,
+    }
+    with _session() as session:
+        created = store.set_contact(
+            session,
+            department,
+            name,
+            {k: v for k, v in changes.items() if v is not None},
+            _actor(by),
+        )
+    out.print(f"{'Đã thêm' if created else 'Đã cập nhật'} người nhận {name} ({department}).")
 
 
 # --- calendar ---------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from tracking.status import STATE_LABELS, TIMELINESS_LABELS
 
 if TYPE_CHECKING:
     from models.tables import Activity, Assignment, Plan
+    from notifications.simulate import DayReport
+    from notifications.sweep import SweepResult
     from tracking.store import AssignmentView
 
 TIMELINESS_STYLES: dict[Timeliness, str] = {
@@ -231,3 +233,136 @@ def _local_time(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+KIND_TEXT: dict[str, str] = {
+    "kickoff": "Triển khai kế hoạch",
+    "upcoming": "Sắp đến hạn",
+    "due_today": "Đến hạn hôm nay",
+    "overdue": "Quá hạn",
+    "escalation": "Báo cáo chậm tiến độ",
+    "blocked": "Báo vướng mắc",
+    "submitted": "Chờ xác nhận",
+    "confirmed": "Đã xác nhận",
+    "returned": "Trả lại",
+    "extended": "Gia hạn",
+    "prerequisite_done": "Có thể bắt đầu",
+}
+
+DELIVERY_TEXT: dict[str, tuple[str, str]] = {
+    "pending": ("Chờ gửi", "blue"),
+    "sending": ("Đang gửi", "cyan"),
+    "sent": ("Đã gửi", "green"),
+    "failed": ("Thất bại", "bold red"),
+    "unknown": ("Không rõ (hết thời gian chờ)", "dark_orange"),
+    "cancelled": ("Không cần gửi", "grey50"),
+}
+
+ROLE_TEXT = {
+    "lead": "chủ trì",
+    "cooperating": "phối hợp",
+    "head": "lãnh đạo",
+    "coordinator": "điều phối",
+}
+
+
+def outbox_table(views: Sequence[dict[str, object]], title: str) -> Table:
+    table = Table(title=title, header_style="bold", expand=True)
+    for column in (
+        "#",
+        "Ngày",
+        "Loại tin",
+        "Nhiệm vụ",
+        "Người nhận",
+        "Kênh",
+        "Trạng thái",
+        "Lần gửi",
+        "Ghi chú",
+    ):
+        table.add_column(column, overflow="fold")
+    for v in views:
+        label, style = DELIVERY_TEXT[str(v["status"])]
+        role = ROLE_TEXT.get(str(v["role"]), str(v["role"]))
+        who = f"{v['recipient']} ({v['department']}, {role}{', bản sao' if v['copy'] else ''})"
+        day = format_vn(dt.date.fromisoformat(str(v["day"])))
+        table.add_row(
+            str(v["id"]),
+            day,
+            KIND_TEXT.get(str(v["kind"]), str(v["kind"])),
+            str(v["assignment"] or "—"),
+            who,
+            f"{v['channel']}: {v['address']}",
+            Text(label, style=style),
+            str(v["attempts"]),
+            str(v["last_error"] or ""),
+        )
+    return table
+
+
+def delivery_summary(counts: Counter[str]) -> Text:
+    if not counts:
+        return Text("Không có tin nào đến lượt gửi.")
+    text = Text("Kết quả gửi: ")
+    for i, (status, count) in enumerate(sorted(counts.items())):
+        label, style = DELIVERY_TEXT.get(status, (status, ""))
+        if status == "pending":
+            label = "Gửi lại sau"
+        text.append((" · " if i else "") + f"{label}: {count}", style=style)
+    return text
+
+
+def contacts_table(rows: Sequence[dict[str, object]]) -> Table:
+    table = Table(header_style="bold", expand=True)
+    for column in ("Đơn vị", "Họ tên", "Chức vụ", "Email", "Zalo", "Điện thoại", "Vai trò"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        roles = [
+            label
+            for key, label in (("is_head", "lãnh đạo"), ("is_coordinator", "điều phối"))
+            if r[key]
+        ]
+        table.add_row(
+            str(r["department"]),
+            str(r["name"]),
+            str(r["role"] or ""),
+            str(r["email"] or ""),
+            str(r["zalo_user_id"] or ""),
+            str(r["phone"] or ""),
+            ", ".join(roles),
+        )
+    return table
+
+
+def sweep_line(result: SweepResult) -> Text:
+    day = format_vn(result.day)
+    if not result.working_day:
+        return Text(f"{day}: ngày nghỉ — không nhắc việc.", style="grey50")
+    text = Text(f"{day}: {result.enqueued.added} tin mới vào hàng đợi")
+    if result.deadlines_moved:
+        text.append(f", {result.deadlines_moved} thời hạn thay đổi")
+    if result.delivery is not None:
+        text.append(" — ")
+        text.append_text(delivery_summary(result.delivery.counts))
+    return text
+
+
+def day_report(report: DayReport) -> Text:
+    text = Text()
+    text.append(f"{format_vn(report.day)} ({_weekday(report.day)})", style="bold")
+    if not report.sweep.working_day:
+        text.append(" ngày nghỉ", style="grey50")
+    for action in report.actions:
+        text.append(f"\n  • {action}", style="cyan")
+    if report.sent:
+        parts = [
+            f"{KIND_TEXT.get(kind, kind)} ({channel}): {n}"
+            for (kind, channel), n in sorted(report.sent.items())
+        ]
+        text.append("\n  Đã gửi: " + "; ".join(parts))
+    return text
+
+
+def _weekday(day: dt.date) -> str:
+    return ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"][
+        day.weekday()
+    ]

@@ -40,3 +40,35 @@ class DeadlineKind(StrEnum):
 class DayUnit(StrEnum):
     WORKING = "working"
     CALENDAR = "calendar"
+
+
+class ReminderKind(StrEnum):
+    """What a message is about; the reminder policy decides who gets which, and when."""
+
+    KICKOFF = "kickoff"  # a plan goes live: each unit gets its list
+    UPCOMING = "upcoming"  # N working days before the due date
+    DUE_TODAY = "due_today"
+    OVERDUE = "overdue"  # every working day while overdue
+    ESCALATION = "escalation"  # to the unit's head and the coordinator
+    BLOCKED = "blocked"  # a unit reported a blocker → coordinator
+    SUBMITTED = "submitted"  # a unit reported done → coordinator, to confirm
+    CONFIRMED = "confirmed"  # → the lead unit
+    RETURNED = "returned"  # → the lead unit
+    EXTENDED = "extended"  # → the lead unit
+    PREREQUISITE_DONE = "prerequisite_done"  # → lead units of the dependents: you can start
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    ZALO = "zalo"  # Zalo Official Account message to a follower
+    ZNS = "zns"  # Zalo notification service: template message to a phone number
+    APPRISE = "apprise"  # any other Apprise URL the operator set on a contact
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its time (not_before / next_attempt_at)
+    SENDING = "sending"  # claimed by a delivery run until lease_until
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure, or retries exhausted
+    UNKNOWN = "unknown"  # timed out after sending: may have arrived; never resent blindly
+    CANCELLED = "cancelled"  # no longer relevant (work done, plan cancelled) before sending

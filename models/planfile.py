@@ -112,8 +112,25 @@ class PlanSpec(_Strict):
     event: EventSpec
 
 
+HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class ReminderPolicySpec(_Strict):
+    """When reminders go out; every field has the default of the common practice."""
+
+    upcoming_days: list[Annotated[int, Field(ge=1, le=60)]] = [5, 2]
+    due_today: bool = True
+    overdue_daily: bool = True
+    escalate_after_days: Annotated[int, Field(ge=1, le=60)] = 2
+    escalate_every_days: Annotated[int, Field(ge=1, le=60)] = 5  # working days: weekly
+    copy_cooperating: bool = True
+    quiet_start: HourMinute = "21:00"
+    quiet_end: HourMinute = "07:00"
+
+
 class PlanFile(_Strict):
     version: int = Field(default=1, ge=1, le=1)
     plan: PlanSpec
     units: list[UnitSpec] = Field(min_length=1)
     assignments: list[AssignmentSpec] = []
+    reminders: ReminderPolicySpec = ReminderPolicySpec()

@@ -10,19 +10,51 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
-from models.enums import AssignmentState, DayUnit, DeadlineKind
+from models.enums import (
+    AssignmentState,
+    Channel,
+    DayUnit,
+    DeadlineKind,
+    DeliveryStatus,
+    ReminderKind,
+)
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An instant, always handed back as an aware UTC datetime.
+
+    SQLite keeps no time zone and returns naive values; PostgreSQL returns them in the
+    session's zone. Storing UTC and normalising on the way out makes both behave alike, so
+    comparisons like "next attempt is due" mean the same thing on either database.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store instants as aware datetimes")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def _utc_column(nullable: bool = True) -> Any:
-    return Column(DateTime(timezone=True), nullable=nullable)
+    return Column(UTCDateTime(), nullable=nullable)
 
 
 def _enum_column(enum: type[StrEnum], index: bool = False) -> Any:
@@ -86,6 +118,11 @@ class Plan(SQLModel, table=True):
     source_sha256: str | None = Field(default=None, max_length=64)
     legal_bases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     loaded_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+    # Reminders go out only once the plan is activated (its contacts are real by then).
+    activated_at: dt.datetime | None = Field(default=None, sa_column=_utc_column())
+    reminder_policy: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class Assignment(SQLModel, table=True):
@@ -179,4 +216,48 @@ class CalendarOverride(SQLModel, table=True):
     day: dt.date = Field(primary_key=True)
     working: bool
     name: str = Field(max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to one recipient on one channel: the unit of delivery.
+
+    The unique key makes enqueuing idempotent: computing the same day twice, or a retried
+    sweep, adds nothing. ``subject`` names what the message is about: an assignment for the
+    daily reminders ("a:17"), the action that caused it for event messages ("e:345"), or a
+    plan and unit for kickoff ("p:3:u:5").
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint(
+            "subject", "contact_id", "channel", "target", "kind", "day", name="uq_outbox_key"
+        ),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=64)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    channel: Channel = Field(sa_column=_enum_column(Channel))
+    target: int = 0  # which of the contact's extra Apprise URLs (0 for other channels)
+    kind: ReminderKind = Field(sa_column=_enum_column(ReminderKind))
+    day: dt.date
+    plan_id: int = Field(foreign_key="plan.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    role: str = Field(max_length=20)  # lead, cooperating, head, coordinator
+    is_copy: bool = False  # a cooperating unit's copy, marked as such in the text
+    activity_id: int | None = Field(default=None, foreign_key="activity.id")
+    fallback_of_id: int | None = Field(default=None, foreign_key="outbox.id")
+
+    status: DeliveryStatus = Field(
+        default=DeliveryStatus.PENDING, sa_column=_enum_column(DeliveryStatus)
+    )
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(sa_column=_utc_column(False))
+    lease_until: dt.datetime | None = Field(default=None, sa_column=_utc_column())
+    claimed_by: str | None = Field(default=None, max_length=100)
+    sent_at: dt.datetime | None = Field(default=None, sa_column=_utc_column())
+    last_error: str | None = Field(default=None, max_length=1000)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))

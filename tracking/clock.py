@@ -26,3 +26,17 @@ def today(override: dt.date | None = None) -> dt.date:
     from tracking.settings import get_settings
 
     return get_settings().today or local_day(now_utc())
+
+
+OFFICE_OPENS = dt.time(8, 0)
+
+
+def now_for(day: dt.date) -> dt.datetime:
+    """Now, when ``day`` is today in Vietnam; the start of office hours that day otherwise.
+
+    Replaying a plan (``--today``) then schedules messages as if the day had just begun.
+    """
+    moment = now_utc()
+    if local_day(moment) == day:
+        return moment
+    return dt.datetime.combine(day, OFFICE_OPENS, tzinfo=VN_TZ).astimezone(dt.UTC)

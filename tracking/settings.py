@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_path
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.dates import parse_date
@@ -22,12 +23,56 @@ class Settings(BaseSettings):
     user: str | None = None  # who acts from this shell, when --by is not given
     max_evidence_bytes: int = 20 * 1024 * 1024
 
+    # Email. With no SMTP host, messages are written as .eml files under home/outbox instead.
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_from_name: str = "Ban Thi đua - Khen thưởng"
+    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+
+    # Zalo Official Account (OA messages) and ZNS. Tokens live in a token store, never here.
+    zalo_oa_id: str | None = None
+    zalo_app_id: str | None = None
+    zalo_secret_key: SecretStr | None = None
+    zalo_zns_template_id: str | None = None
+    zalo_oa_base: str = "https://openapi.zalo.me"
+    zalo_business_base: str = "https://business.openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+
+    # Delivery
+    delivery_max_attempts: int = 6
+    delivery_backoff_seconds: float = 60.0  # doubles with each attempt, with jitter
+    delivery_lease_seconds: float = 300.0
+
     @field_validator("today", mode="before")
     @classmethod
     def _vn_or_iso(cls, value: object) -> object:
         if isinstance(value, str) and value.strip():
             return parse_date(value)
         return value or None
+
+    @property
+    def zalo_enabled(self) -> bool:
+        return bool(self.zalo_oa_id and self.zalo_app_id and self.zalo_secret_key)
+
+    @property
+    def zns_enabled(self) -> bool:
+        return self.zalo_enabled and bool(self.zalo_zns_template_id)
+
+    @property
+    def sender_address(self) -> str:
+        """GIAOVIEC_SMTP_FROM, else the SMTP login when it is an address, else a local one."""
+        if self.smtp_from:
+            return self.smtp_from
+        if self.smtp_user and "@" in self.smtp_user:
+            return self.smtp_user
+        return "giaoviec@localhost"
+
+    @property
+    def outbox_folder(self) -> Path:
+        return self.home / "outbox"
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,11 +12,19 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from models.dates import format_vn
-from models.enums import AssignmentState, DayUnit, DeadlineKind, Timeliness
+from models.enums import (
+    AssignmentState,
+    Channel,
+    DayUnit,
+    DeadlineKind,
+    DeliveryStatus,
+    Timeliness,
+)
 from models.planfile import AssignmentSpec, ContactSpec, PlanFile
 from models.tables import (
     Activity,
@@ -26,11 +34,13 @@ from models.tables import (
     Contact,
     Department,
     Dependency,
+    OutboxMessage,
     Plan,
 )
-from tracking import clock, schedule
+from tracking import clock, reminders, schedule
 from tracking.calendar import WorkCalendar
 from tracking.planio import CheckedPlan
+from tracking.settings import get_settings
 from tracking.status import ACTION_LABELS, Action, next_state, timeliness
 
 
@@ -197,6 +207,7 @@ def _upsert_plan(
         "place": event.place,
         "delegates": event.delegates,
         "coordinator_department_id": units[p.coordinator].id,
+        "reminder_policy": spec.reminders.model_dump(),
         "source_path": checked.path,
         "source_sha256": checked.sha256,
     }
@@ -439,6 +450,34 @@ def set_event_date(
     return plan, moved
 
 
+def activate_plan(
+    session: Session, plan_ref: str, actor: str, today: dt.date, now: dt.datetime | None = None
+) -> tuple[Plan, reminders.Enqueued | None]:
+    """Put a plan live: from now on its reminders go out, starting with each unit's list.
+
+    Activating twice does nothing the second time (None instead of the kickoff counts).
+    """
+    plan = get_plan(session, plan_ref)
+    if plan.activated_at is not None:
+        return plan, None
+    moment = now or clock.now_for(today)
+    plan.activated_at = moment
+    _record(
+        session,
+        plan.id,
+        None,
+        actor,
+        "plan_activated",
+        field="activated_at",
+        new=moment.isoformat(),
+    )
+    session.flush()
+    kickoff = reminders.enqueue_kickoff(
+        session, plan, today, moment, load_calendar(session), get_settings()
+    )
+    return plan, kickoff
+
+
 # --- lookups ----------------------------------------------------------------------------
 
 
@@ -510,11 +549,18 @@ class ActionRequest:
 _NEEDS_REASON = frozenset({Action.RETURN, Action.BLOCK, Action.CANCEL, Action.PAUSE, Action.EXTEND})
 
 
-def act(session: Session, ref: str, request: ActionRequest, today: dt.date) -> Assignment:
-    """Apply one lifecycle action to one assignment and record it.
+def act(
+    session: Session,
+    ref: str,
+    request: ActionRequest,
+    today: dt.date,
+    now: dt.datetime | None = None,
+) -> Assignment:
+    """Apply one lifecycle action to one assignment, record it, and enqueue who must know.
 
     The write is conditional on the version read, so two people acting at once can never
-    both win: the second gets ``ConcurrentUpdate``.
+    both win: the second gets ``ConcurrentUpdate``. The messages it causes are outbox rows in
+    the same transaction: they exist exactly when the action does.
     """
     row = get_assignment(session, ref)
     action = request.action
@@ -532,12 +578,25 @@ def act(session: Session, ref: str, request: ActionRequest, today: dt.date) -> A
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentUpdate(row.code)
-    _record_action(session, row, request, old_state, old_due, new_state, changes)
+    activity = _record_action(session, row, request, old_state, old_due, new_state, changes)
+    session.flush()
     session.refresh(row)
+    plan = session.get(Plan, row.plan_id)
+    assert plan is not None
+    calendar = load_calendar(session)
     if action is Action.EXTEND:
-        plan = session.get(Plan, row.plan_id)
-        assert plan is not None
-        recompute_deadlines(session, plan, load_calendar(session), request.actor)
+        recompute_deadlines(session, plan, calendar, request.actor)
+    reminders.enqueue_event(
+        session,
+        plan,
+        row,
+        action,
+        activity,
+        today,
+        now or clock.now_for(today),
+        calendar,
+        get_settings(),
+    )
     return row
 
 
@@ -593,10 +652,10 @@ def _record_action(
     old_due: dt.date | None,
     new_state: AssignmentState,
     changes: dict[str, Any],
-) -> None:
+) -> Activity:
     note = "\n".join(part for part in (request.reason, request.note) if part) or None
     if request.action is Action.EXTEND:
-        _record(
+        main = _record(
             session,
             row.plan_id,
             row.id,
@@ -608,7 +667,7 @@ def _record_action(
             note=note,
         )
     else:
-        _record(
+        main = _record(
             session,
             row.plan_id,
             row.id,
@@ -629,6 +688,7 @@ def _record_action(
             field="evidence",
             new=name,
         )
+    return main
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -807,20 +867,20 @@ def _record(
     old: str | None = None,
     new: str | None = None,
     note: str | None = None,
-) -> None:
-    session.add(
-        Activity(
-            at=clock.now_utc(),
-            plan_id=plan_id,
-            assignment_id=assignment_id,
-            actor=actor,
-            action=action,
-            field=field,
-            from_value=old,
-            to_value=new,
-            note=note,
-        )
+) -> Activity:
+    activity = Activity(
+        at=clock.now_utc(),
+        plan_id=plan_id,
+        assignment_id=assignment_id,
+        actor=actor,
+        action=action,
+        field=field,
+        from_value=old,
+        to_value=new,
+        note=note,
     )
+    session.add(activity)
+    return activity
 
 
 def _text(value: Any) -> str | None:
@@ -829,3 +889,127 @@ def _text(value: Any) -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value.value if hasattr(value, "value") else value)
+
+
+# --- outbox and contacts ----------------------------------------------------------------
+
+
+def outbox_rows(
+    session: Session,
+    ids: Sequence[int] | None = None,
+    status: DeliveryStatus | None = None,
+    day: dt.date | None = None,
+    limit: int | None = None,
+) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(col(OutboxMessage.id))
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(col(OutboxMessage.id).in_(list(ids)))
+    if status is not None:
+        query = query.where(OutboxMessage.status == status)
+    if day is not None:
+        query = query.where(OutboxMessage.day == day)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query))
+
+
+def outbox_view(session: Session, row: OutboxMessage) -> dict[str, Any]:
+    """One outbox row as listings show it: who, about what, on which channel, how it went."""
+    contact = session.get(Contact, row.contact_id)
+    unit = session.get(Department, row.department_id)
+    assignment = session.get(Assignment, row.assignment_id) if row.assignment_id else None
+    return {
+        "id": row.id,
+        "day": row.day.isoformat(),
+        "kind": row.kind.value,
+        "channel": row.channel.value,
+        "recipient": contact.name if contact else None,
+        "address": _address(contact, row),
+        "department": unit.code if unit else None,
+        "role": row.role,
+        "copy": row.is_copy,
+        "assignment": assignment.code if assignment else None,
+        "status": row.status.value,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+        "last_error": row.last_error,
+    }
+
+
+def _address(contact: Contact | None, row: OutboxMessage) -> str | None:
+    # Extra Apprise URLs may carry tokens: they are named by position, never shown.
+    if contact is None:
+        return None
+    if row.channel is Channel.EMAIL:
+        return contact.email
+    if row.channel is Channel.ZALO:
+        return f"zalo:{contact.zalo_user_id}"
+    if row.channel is Channel.ZNS:
+        return f"zns:{contact.phone}"
+    return f"apprise #{row.target + 1}"
+
+
+def contact_views(session: Session, department: str | None = None) -> list[dict[str, Any]]:
+    query = select(Contact, Department).join(
+        Department, col(Department.id) == col(Contact.department_id)
+    )
+    if department:
+        query = query.where(Department.id == get_department(session, department).id)
+    rows = session.exec(query.order_by(col(Department.code), col(Contact.id)))
+    return [
+        {
+            "department": dept.code,
+            "name": c.name,
+            "role": c.role,
+            "email": c.email,
+            "zalo_user_id": c.zalo_user_id,
+            "phone": c.phone,
+            "extra_urls": len(c.apprise_urls),
+            "is_head": c.is_head,
+            "is_coordinator": c.is_coordinator,
+        }
+        for c, dept in rows
+    ]
+
+
+def set_contact(
+    session: Session, department: str, name: str, changes: dict[str, Any], actor: str
+) -> bool:
+    """Add or update a unit's contact (matched by name); returns True when it was added."""
+    dept = get_department(session, department)
+    existing = session.exec(
+        select(Contact).where(Contact.department_id == dept.id, Contact.name == name)
+    ).first()
+    current = existing.model_dump(include=set(_CONTACT_FIELDS)) if existing else {}
+    try:
+        checked = ContactSpec.model_validate({"name": name, **current, **changes})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise InvalidAction(
+            f"Giá trị không hợp lệ ở trường {field}: {changes.get(field)!r}"
+        ) from exc
+    values = checked.model_dump(include=set(_CONTACT_FIELDS))
+    if existing is None:
+        assert dept.id is not None
+        session.add(Contact(department_id=dept.id, name=name, **values))
+    else:
+        for key, value in values.items():
+            setattr(existing, key, value)
+    _record(
+        session,
+        None,
+        None,
+        actor,
+        "contact_set",
+        field=dept.code,
+        new=name,
+        note=", ".join(sorted(changes)),
+    )
+    return existing is None
+
+
+_CONTACT_FIELDS = ("role", "email", "zalo_user_id", "phone", "is_head", "is_coordinator")

@@ -1,0 +1,5 @@
+"""Run the giaoviec command as ``python -m cli``."""
+
+from cli.main import run
+
+run()

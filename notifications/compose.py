@@ -1,0 +1,140 @@
+"""From an outbox row to the words of its message: the context the templates render."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.enums import ReminderKind
+from models.tables import (
+    Activity,
+    Assignment,
+    AssignmentCooperator,
+    Contact,
+    Department,
+    OutboxMessage,
+    Plan,
+)
+from notifications.templates import ItemLine, MessageContext, Rendered, render
+from tracking.calendar import WorkCalendar
+
+
+def compose(session: Session, message: OutboxMessage, calendar: WorkCalendar) -> Rendered:
+    return render(context_for(session, message, calendar))
+
+
+def context_for(session: Session, message: OutboxMessage, calendar: WorkCalendar) -> MessageContext:
+    plan = session.get(Plan, message.plan_id)
+    contact = session.get(Contact, message.contact_id)
+    unit = session.get(Department, message.department_id)
+    assert plan is not None and contact is not None and unit is not None
+    coordinator = (
+        session.get(Department, plan.coordinator_department_id)
+        if plan.coordinator_department_id
+        else None
+    )
+    base = MessageContext(
+        kind=message.kind,
+        day=message.day,
+        plan_title=plan.title,
+        plan_number=plan.number,
+        event_name=plan.event_name,
+        event_date=plan.event_date,
+        recipient_name=contact.name,
+        recipient_unit=unit.name,
+        role=message.role,
+        is_copy=message.is_copy,
+        coordinator_unit=coordinator.name if coordinator else None,
+    )
+    if message.kind is ReminderKind.KICKOFF:
+        return _with_items(session, base, plan, message.department_id)
+    if message.assignment_id is None:
+        return base
+    row = session.get(Assignment, message.assignment_id)
+    assert row is not None
+    return _with_assignment(session, base, row, message, calendar)
+
+
+def _with_assignment(
+    session: Session,
+    base: MessageContext,
+    row: Assignment,
+    message: OutboxMessage,
+    calendar: WorkCalendar,
+) -> MessageContext:
+    lead = session.get(Department, row.lead_department_id)
+    assert lead is not None
+    coops = session.exec(
+        select(Department.name)
+        .join(AssignmentCooperator, col(AssignmentCooperator.department_id) == col(Department.id))
+        .where(AssignmentCooperator.assignment_id == row.id)
+        .order_by(col(Department.id))
+    ).all()
+    left = overdue = None
+    if row.due is not None:
+        if message.day <= row.due:
+            left = calendar.working_days_between(message.day, row.due)
+        else:
+            overdue = calendar.working_days_between(row.due, message.day)
+    activity = session.get(Activity, message.activity_id) if message.activity_id else None
+    fields: dict[str, Any] = {
+        "code": row.code,
+        "title": row.title,
+        "detail": row.detail,
+        "lead_unit": lead.name,
+        "cooperating_units": tuple(coops),
+        "due": row.due,
+        "original_due": row.original_due,
+        "working_days_left": left,
+        "working_days_overdue": overdue,
+        "actor": activity.actor if activity else None,
+        "reason": _reason(activity, row),
+        "note": row.submission_note if message.kind is ReminderKind.SUBMITTED else None,
+    }
+    if message.kind is ReminderKind.PREREQUISITE_DONE and activity and activity.assignment_id:
+        prereq = session.get(Assignment, activity.assignment_id)
+        if prereq is not None:
+            fields["prerequisite_code"] = prereq.code
+            fields["prerequisite_title"] = prereq.title
+    return _replace(base, fields)
+
+
+def _reason(activity: Activity | None, row: Assignment) -> str | None:
+    if activity is None:
+        return None
+    if activity.action in ("block", "return", "extend", "cancel", "pause"):
+        return activity.note or row.state_reason
+    return None
+
+
+def _with_items(
+    session: Session, base: MessageContext, plan: Plan, department_id: int
+) -> MessageContext:
+    rows = session.exec(
+        select(Assignment).where(Assignment.plan_id == plan.id).order_by(col(Assignment.position))
+    ).all()
+    cooperating = set(
+        session.exec(
+            select(AssignmentCooperator.assignment_id).where(
+                AssignmentCooperator.department_id == department_id
+            )
+        ).all()
+    )
+    items = tuple(
+        ItemLine(
+            a.code,
+            a.title,
+            a.due,
+            "lead" if a.lead_department_id == department_id else "cooperating",
+        )
+        for a in rows
+        if a.lead_department_id == department_id or a.id in cooperating
+    )
+    return _replace(base, {"items": items})
+
+
+def _replace(base: MessageContext, fields: Mapping[str, Any]) -> MessageContext:
+    return dataclasses.replace(base, **fields)

@@ -1,0 +1,541 @@
+"""The reminder policy and the outbox.
+
+The policy decides who must hear about what on a given day; the outbox holds one row per
+(subject, recipient, channel, kind, day). Its unique key makes enqueuing idempotent, and a
+delivery run claims rows with a lease and records each outcome in its own commit, so a crash
+never loses a message and re-sends at most the one that was in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import Session, col, select
+
+from models.enums import AssignmentState, Channel, DeliveryStatus, ReminderKind
+from models.planfile import ReminderPolicySpec
+from models.tables import (
+    Activity,
+    Assignment,
+    AssignmentCooperator,
+    Contact,
+    Dependency,
+    OutboxMessage,
+    Plan,
+)
+from tracking import clock
+from tracking.status import Action
+
+if TYPE_CHECKING:
+    from tracking.calendar import WorkCalendar
+    from tracking.settings import Settings
+
+# Reminders about an assignment stop once the work is in the coordinator's hands or closed.
+_REMINDED_STATES = frozenset(
+    {AssignmentState.NOT_STARTED, AssignmentState.IN_PROGRESS, AssignmentState.BLOCKED}
+)
+_DAILY_KINDS = frozenset(
+    {ReminderKind.UPCOMING, ReminderKind.DUE_TODAY, ReminderKind.OVERDUE, ReminderKind.ESCALATION}
+)
+_COPIED_KINDS = frozenset({ReminderKind.UPCOMING, ReminderKind.OVERDUE})
+_INSERT_CHUNK = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    upcoming_days: frozenset[int]
+    due_today: bool
+    overdue_daily: bool
+    escalate_after: int
+    escalate_every: int
+    copy_cooperating: bool
+    quiet_start: dt.time
+    quiet_end: dt.time
+
+    @classmethod
+    def of(cls, plan: Plan) -> Policy:
+        spec = ReminderPolicySpec.model_validate(plan.reminder_policy or {})
+        return cls(
+            upcoming_days=frozenset(spec.upcoming_days),
+            due_today=spec.due_today,
+            overdue_daily=spec.overdue_daily,
+            escalate_after=spec.escalate_after_days,
+            escalate_every=spec.escalate_every_days,
+            copy_cooperating=spec.copy_cooperating,
+            quiet_start=dt.time.fromisoformat(spec.quiet_start),
+            quiet_end=dt.time.fromisoformat(spec.quiet_end),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Notice:
+    """The policy's decision: a unit (in a role) must hear ``kind`` about ``assignment_id``."""
+
+    kind: ReminderKind
+    assignment_id: int
+    department_id: int
+    role: str  # lead, cooperating, head, coordinator
+    is_copy: bool = False
+
+
+def daily_notices(
+    assignments: Iterable[Assignment],
+    cooperators: dict[int, list[int]],
+    coordinator_id: int | None,
+    today: dt.date,
+    calendar: WorkCalendar,
+    policy: Policy,
+) -> Iterator[Notice]:
+    """What the daily sweep owes on ``today``: upcoming, due today, overdue, escalations."""
+    if not calendar.is_working_day(today):
+        return
+    for row in assignments:
+        if row.state not in _REMINDED_STATES or row.due is None or row.id is None:
+            continue
+        for kind in _daily_kinds(row.due, today, calendar, policy):
+            if kind is ReminderKind.ESCALATION:
+                yield Notice(kind, row.id, row.lead_department_id, "head")
+                if coordinator_id is not None:
+                    yield Notice(kind, row.id, coordinator_id, "coordinator")
+                continue
+            yield Notice(kind, row.id, row.lead_department_id, "lead")
+            if kind in _COPIED_KINDS and policy.copy_cooperating:
+                for dept in cooperators.get(row.id, []):
+                    yield Notice(kind, row.id, dept, "cooperating", is_copy=True)
+
+
+def _daily_kinds(
+    due: dt.date, today: dt.date, calendar: WorkCalendar, policy: Policy
+) -> list[ReminderKind]:
+    if today < due:
+        left = calendar.working_days_between(today, due)
+        return [ReminderKind.UPCOMING] if left in policy.upcoming_days else []
+    if today == due:
+        return [ReminderKind.DUE_TODAY] if policy.due_today else []
+    late = calendar.working_days_between(due, today)
+    kinds = [ReminderKind.OVERDUE] if policy.overdue_daily else []
+    since = late - policy.escalate_after
+    if since >= 0 and since % policy.escalate_every == 0:
+        kinds.append(ReminderKind.ESCALATION)
+    return kinds
+
+
+# --- from notices to outbox rows --------------------------------------------------------
+
+
+def channels_of(contact: Contact, settings: Settings) -> list[tuple[Channel, int]]:
+    """The (channel, target) pairs a contact is reached on, given what is configured.
+
+    One personal channel per contact, so nobody gets each reminder twice: Zalo when the
+    contact follows the Official Account, else ZNS to the phone, else email. A permanent Zalo
+    failure falls back to email. Extra Apprise URLs set by the operator always get a copy.
+    """
+    found: list[tuple[Channel, int]] = []
+    if contact.zalo_user_id and settings.zalo_enabled:
+        found.append((Channel.ZALO, 0))
+    elif contact.phone and settings.zns_enabled:
+        found.append((Channel.ZNS, 0))
+    elif contact.email:
+        found.append((Channel.EMAIL, 0))
+    found.extend((Channel.APPRISE, i) for i in range(len(contact.apprise_urls)))
+    return found
+
+
+def recipients(contacts: Sequence[Contact], role: str) -> list[Contact]:
+    """Who in a unit hears a notice: heads for escalations, coordinators for the coordinator's
+    notices, otherwise the working staff (the head only when the unit lists nobody else)."""
+    if role == "head":
+        chosen = [c for c in contacts if c.is_head]
+    elif role == "coordinator":
+        chosen = [c for c in contacts if c.is_coordinator]
+    else:
+        chosen = [c for c in contacts if not c.is_head]
+    return chosen or list(contacts)
+
+
+@dataclasses.dataclass(frozen=True)
+class Enqueued:
+    considered: int  # rows the policy asked for
+    new_ids: tuple[int, ...]  # rows that were new (the rest were already there)
+
+    @property
+    def added(self) -> int:
+        return len(self.new_ids)
+
+    def __add__(self, other: Enqueued) -> Enqueued:
+        return Enqueued(self.considered + other.considered, self.new_ids + other.new_ids)
+
+
+NOTHING = Enqueued(0, ())
+
+
+def enqueue(
+    session: Session,
+    plan: Plan,
+    notices: Iterable[Notice],
+    day: dt.date,
+    not_before: dt.datetime,
+    settings: Settings,
+    subject_of: Any = None,
+    activity_id: int | None = None,
+) -> Enqueued:
+    """Turn notices into outbox rows; rows that already exist are left alone."""
+    contacts = _contacts_by_department(session)
+    rows: list[dict[str, Any]] = []
+    for notice in notices:
+        subject = subject_of(notice) if subject_of else f"a:{notice.assignment_id}"
+        for contact in recipients(contacts.get(notice.department_id, []), notice.role):
+            for channel, target in channels_of(contact, settings):
+                rows.append(
+                    {
+                        "subject": subject,
+                        "contact_id": contact.id,
+                        "channel": channel.value,
+                        "target": target,
+                        "kind": notice.kind.value,
+                        "day": day,
+                        "plan_id": plan.id,
+                        "assignment_id": notice.assignment_id or None,
+                        "department_id": notice.department_id,
+                        "role": notice.role,
+                        "is_copy": notice.is_copy,
+                        "activity_id": activity_id,
+                        "status": DeliveryStatus.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": not_before,
+                        "created_at": clock.now_utc(),
+                    }
+                )
+    return Enqueued(len(rows), tuple(insert_ignoring_duplicates(session, rows)))
+
+
+def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """INSERT … ON CONFLICT DO NOTHING on the outbox key; returns the ids of the new rows."""
+    if not rows:
+        return []
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Any = OutboxMessage.__table__  # type: ignore[attr-defined]
+    new_ids: list[int] = []
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        chunk = rows[start : start + _INSERT_CHUNK]
+        statement = insert(table).values(chunk).on_conflict_do_nothing().returning(table.c.id)
+        new_ids.extend(session.execute(statement).scalars())
+    return new_ids
+
+
+def _contacts_by_department(session: Session) -> dict[int, list[Contact]]:
+    found: dict[int, list[Contact]] = {}
+    for contact in session.exec(select(Contact).order_by(col(Contact.id))):
+        found.setdefault(contact.department_id, []).append(contact)
+    return found
+
+
+def cooperators_of(session: Session, plan: Plan) -> dict[int, list[int]]:
+    query = (
+        select(AssignmentCooperator)
+        .join(Assignment, col(Assignment.id) == col(AssignmentCooperator.assignment_id))
+        .where(Assignment.plan_id == plan.id)
+    )
+    found: dict[int, list[int]] = {}
+    for row in session.exec(query):
+        found.setdefault(row.assignment_id, []).append(row.department_id)
+    return found
+
+
+# --- when a message may go out ----------------------------------------------------------
+
+
+def send_time(moment: dt.datetime, calendar: WorkCalendar, policy: Policy) -> dt.datetime:
+    """``moment``, or the next time outside quiet hours on a working day (in UTC)."""
+    local = moment.astimezone(clock.VN_TZ)
+    day = local.date()
+    if calendar.is_working_day(day) and policy.quiet_end <= local.time() < policy.quiet_start:
+        return moment
+    if not (calendar.is_working_day(day) and local.time() < policy.quiet_end):
+        day = calendar.add_working_days(day, 1)
+    opening = dt.datetime.combine(day, policy.quiet_end, tzinfo=clock.VN_TZ)
+    return opening.astimezone(dt.UTC)
+
+
+# --- the three ways messages are enqueued -----------------------------------------------
+
+
+def enqueue_daily(
+    session: Session, today: dt.date, now: dt.datetime, calendar: WorkCalendar, settings: Settings
+) -> Enqueued:
+    """The sweep's share: every activated plan's reminders for ``today``."""
+    total = NOTHING
+    plans = session.exec(select(Plan).where(col(Plan.activated_at).is_not(None)))
+    for plan in plans:
+        policy = Policy.of(plan)
+        rows = session.exec(
+            select(Assignment).where(
+                Assignment.plan_id == plan.id, col(Assignment.state).in_(list(_REMINDED_STATES))
+            )
+        )
+        notices = daily_notices(
+            rows,
+            cooperators_of(session, plan),
+            plan.coordinator_department_id,
+            today,
+            calendar,
+            policy,
+        )
+        result = enqueue(session, plan, notices, today, send_time(now, calendar, policy), settings)
+        total = total + result
+    return total
+
+
+def enqueue_kickoff(
+    session: Session,
+    plan: Plan,
+    today: dt.date,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    settings: Settings,
+) -> Enqueued:
+    """Each lead and cooperating unit gets the list of its assignments, once per plan."""
+    units: dict[int, str] = {}
+    for row in session.exec(select(Assignment).where(Assignment.plan_id == plan.id)):
+        if row.state is not AssignmentState.CANCELLED:
+            units.setdefault(row.lead_department_id, "lead")
+    for coops in cooperators_of(session, plan).values():
+        for dept in coops:
+            units.setdefault(dept, "cooperating")
+    notices = [Notice(ReminderKind.KICKOFF, 0, dept, "lead") for dept in sorted(units)]
+    return enqueue(
+        session,
+        plan,
+        notices,
+        today,
+        send_time(now, calendar, Policy.of(plan)),
+        settings,
+        subject_of=lambda n: f"p:{plan.id}:u:{n.department_id}",
+    )
+
+
+def event_notices(
+    session: Session, row: Assignment, action: Action, coordinator_id: int | None
+) -> list[Notice]:
+    """Who must hear about an action at once (blocker, submission, decision)."""
+    assert row.id is not None
+    if action in (Action.BLOCK, Action.SUBMIT):
+        if coordinator_id is None:
+            return []
+        kind = ReminderKind.BLOCKED if action is Action.BLOCK else ReminderKind.SUBMITTED
+        return [Notice(kind, row.id, coordinator_id, "coordinator")]
+    kinds = {
+        Action.CONFIRM: ReminderKind.CONFIRMED,
+        Action.RETURN: ReminderKind.RETURNED,
+        Action.EXTEND: ReminderKind.EXTENDED,
+    }
+    if action not in kinds:
+        return []
+    notices = [Notice(kinds[action], row.id, row.lead_department_id, "lead")]
+    if action is Action.CONFIRM:
+        for dependent in _dependents(session, row.id):
+            notices.append(
+                Notice(
+                    ReminderKind.PREREQUISITE_DONE,
+                    dependent.id or 0,
+                    dependent.lead_department_id,
+                    "lead",
+                )
+            )
+    return notices
+
+
+def _dependents(session: Session, assignment_id: int) -> list[Assignment]:
+    query = (
+        select(Assignment)
+        .join(Dependency, col(Dependency.assignment_id) == col(Assignment.id))
+        .where(Dependency.prerequisite_id == assignment_id)
+        .where(col(Assignment.state).in_(list(_REMINDED_STATES)))
+    )
+    return list(session.exec(query))
+
+
+def enqueue_event(
+    session: Session,
+    plan: Plan,
+    row: Assignment,
+    action: Action,
+    activity: Activity,
+    today: dt.date,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    settings: Settings,
+) -> Enqueued:
+    """Messages an action causes, in the action's own transaction: never lost, never twice."""
+    if plan.activated_at is None:
+        return NOTHING
+    notices = event_notices(session, row, action, plan.coordinator_department_id)
+    subject = f"e:{activity.id}"
+    return enqueue(
+        session,
+        plan,
+        notices,
+        today,
+        send_time(now, calendar, Policy.of(plan)),
+        settings,
+        subject_of=lambda _: subject,
+        activity_id=activity.id,
+    )
+
+
+# --- delivery bookkeeping ---------------------------------------------------------------
+
+
+def claim(
+    session: Session, now: dt.datetime, limit: int, lease: dt.timedelta
+) -> tuple[str, list[OutboxMessage]]:
+    """Lease up to ``limit`` messages that are due (or whose lease ran out) to this run.
+
+    The UPDATE repeats the conditions, so two runs can never lease the same row: on
+    PostgreSQL SKIP LOCKED also keeps them from waiting on each other.
+    """
+    token = uuid.uuid4().hex
+    due = or_(
+        and_(
+            col(OutboxMessage.status) == DeliveryStatus.PENDING,
+            col(OutboxMessage.next_attempt_at) <= now,
+        ),
+        and_(
+            col(OutboxMessage.status) == DeliveryStatus.SENDING,
+            col(OutboxMessage.lease_until) < now,
+        ),
+    )
+    query = select(OutboxMessage.id).where(due).order_by(col(OutboxMessage.id)).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.exec(query))
+    if not ids:
+        session.commit()
+        return token, []
+    session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(ids), due)
+        .values(
+            status=DeliveryStatus.SENDING,
+            lease_until=now + lease,
+            claimed_by=token,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    claimed = session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.claimed_by == token)
+        .where(col(OutboxMessage.status) == DeliveryStatus.SENDING)
+        .order_by(col(OutboxMessage.id))
+    )
+    return token, list(claimed)
+
+
+def still_relevant(session: Session, message: OutboxMessage) -> bool:
+    """A daily reminder whose assignment was submitted, closed or paused meanwhile is moot."""
+    if message.kind not in _DAILY_KINDS or message.assignment_id is None:
+        return True
+    row = session.get(Assignment, message.assignment_id)
+    return row is not None and row.state in _REMINDED_STATES
+
+
+def backoff(attempts: int, base_seconds: float, rng: random.Random | None = None) -> dt.timedelta:
+    """Exponential backoff with full jitter: up to base × 2^(attempts-1), at least base/2."""
+    ceiling = base_seconds * (2 ** max(attempts - 1, 0))
+    return dt.timedelta(seconds=max(base_seconds / 2, (rng or random).uniform(0, ceiling)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    status: DeliveryStatus
+    next_attempt_at: dt.datetime | None
+    detail: str
+    fall_back: bool = False
+
+
+def finish(
+    session: Session, message: OutboxMessage, token: str, outcome: Outcome, now: dt.datetime
+) -> bool:
+    """Record one message's outcome and its activity row; False if the lease was lost."""
+    values: dict[str, Any] = {
+        "status": outcome.status,
+        "lease_until": None,
+        "last_error": None if outcome.status is DeliveryStatus.SENT else outcome.detail[:1000],
+    }
+    if outcome.status is DeliveryStatus.SENT:
+        values["sent_at"] = now
+    if outcome.next_attempt_at is not None:
+        values["next_attempt_at"] = outcome.next_attempt_at
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == message.id,
+            col(OutboxMessage.claimed_by) == token,
+            col(OutboxMessage.status) == DeliveryStatus.SENDING,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
+    session.add(
+        Activity(
+            at=now,
+            plan_id=message.plan_id,
+            assignment_id=message.assignment_id,
+            actor="giaoviec",
+            action=f"message_{outcome.status.value}",
+            field="outbox",
+            to_value=str(message.id),
+            note=f"{message.kind.value} · {message.channel.value} · {outcome.detail}"[:2000],
+        )
+    )
+    if outcome.fall_back:
+        fall_back_to_email(session, message, now)
+    session.commit()
+    return True
+
+
+def fall_back_to_email(session: Session, message: OutboxMessage, now: dt.datetime) -> int:
+    """A permanent Zalo failure: the same message goes to the contact's email instead."""
+    contact = session.get(Contact, message.contact_id)
+    if contact is None or not contact.email or message.channel is Channel.EMAIL:
+        return 0
+    row = {
+        "subject": message.subject,
+        "contact_id": message.contact_id,
+        "channel": Channel.EMAIL.value,
+        "target": 0,
+        "kind": message.kind.value,
+        "day": message.day,
+        "plan_id": message.plan_id,
+        "assignment_id": message.assignment_id,
+        "department_id": message.department_id,
+        "role": message.role,
+        "is_copy": message.is_copy,
+        "activity_id": message.activity_id,
+        "fallback_of_id": message.id,
+        "status": DeliveryStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    return len(insert_ignoring_duplicates(session, [row]))
+
+
+def cancel_moot(session: Session, message: OutboxMessage, token: str, now: dt.datetime) -> bool:
+    return finish(
+        session, message, token, Outcome(DeliveryStatus.CANCELLED, None, "không còn cần nhắc"), now
+    )
