@@ -30,9 +30,11 @@ app = typer.Typer(
 plan_app = typer.Typer(help="Kế hoạch: kiểm tra, nạp, đặt ngày diễn ra.", no_args_is_help=True)
 calendar_app = typer.Typer(help="Lịch làm việc khu vực công.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Người nhận nhắc việc của các đơn vị.", no_args_is_help=True)
+zalo_app = typer.Typer(help="Kết nối Zalo Official Account.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(contacts_app, name="contacts")
+app.add_typer(zalo_app, name="zalo")
 
 out = Console()
 err = Console(stderr=True)
@@ -296,6 +298,50 @@ def status(
         out.print(render.plan_header(p, day, days))
     out.print(render.status_table(views, show_plan=len(plans) > 1))
     out.print(render.summary(views))
+
+
+@app.command()
+def dashboard(
+    plan: PlanOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="In một khung hình rồi thoát.")] = False,
+    refresh: Annotated[
+        float, typer.Option("--refresh", help="Số giây giữa hai lần cập nhật.")
+    ] = 30.0,
+    today: TodayOpt = None,
+) -> None:
+    """Bảng theo dõi tiến độ, tự cập nhật (Ctrl-C để thoát)."""
+    import time
+
+    from rich.live import Live
+
+    if once:
+        out.print(_dashboard_frame(plan, today))
+        return
+    with Live(_dashboard_frame(plan, today), console=out, screen=False, auto_refresh=False) as live:
+        try:
+            while True:
+                time.sleep(max(refresh, 1.0))
+                live.update(_dashboard_frame(plan, today), refresh=True)
+        except KeyboardInterrupt:
+            pass
+
+
+def _dashboard_frame(plan_ref: str | None, today: str | None) -> Any:
+    from cli.dashboard import frame
+    from tracking import store
+
+    day = _today(today)
+    with _session() as session:
+        plans = store.list_plans(session)
+        plan = (
+            store.get_plan(session, plan_ref)
+            if plan_ref
+            else (plans[0] if len(plans) == 1 else None)
+        )
+        views = store.plan_status(session, day, plan.code if plan else None)
+        calendar = store.load_calendar(session)
+    days = calendar.working_days_between(day, plan.event_date) if plan and plan.event_date else None
+    return frame(plan, views, day, days)
 
 
 @app.command()
@@ -673,6 +719,32 @@ def contacts_set(
             _actor(by),
         )
     out.print(f"{'Đã thêm' if created else 'Đã cập nhật'} người nhận {name} ({department}).")
+
+
+# --- Zalo -------------------------------------------------------------------------------
+
+
+@zalo_app.command("set-token")
+def zalo_set_token(
+    expires_in: Annotated[int, typer.Option("--expires-in", help="Số giây còn hiệu lực.")] = 90000,
+) -> None:
+    """Lưu cặp access token / refresh token lần đầu (đọc từ đầu vào chuẩn: hai dòng).
+
+    Token không nhận qua tham số dòng lệnh để không lộ trong lịch sử lệnh hay danh sách tiến trình.
+    """
+    import sys
+
+    from notifications.zalo import FileTokenStore, TokenPair
+    from tracking.clock import now_utc
+    from tracking.settings import get_settings
+
+    lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+    if len(lines) != 2:
+        fail("Cần đúng hai dòng: access token rồi refresh token.")
+    expires_at = now_utc() + dt.timedelta(seconds=expires_in)
+    folder = get_settings().home / "zalo"
+    FileTokenStore(folder).seed(TokenPair(lines[0], lines[1], expires_at))
+    out.print(f"Đã lưu token Zalo vào {folder} (hết hạn lúc {expires_at:%d/%m/%Y %H:%M} UTC).")
 
 
 # --- calendar ---------------------------------------------------------------------------

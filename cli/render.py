@@ -56,6 +56,13 @@ ACTION_TEXT: dict[str, str] = {
     "cancel": "Hủy",
     "extend": "Gia hạn",
     "evidence_added": "Đính kèm minh chứng",
+    "plan_activated": "Kích hoạt kế hoạch",
+    "event_date_set": "Ấn định ngày diễn ra",
+    "message_sent": "Đã gửi tin",
+    "message_pending": "Gửi tin chưa được, sẽ gửi lại",
+    "message_failed": "Gửi tin thất bại",
+    "message_unknown": "Không rõ kết quả gửi tin",
+    "message_cancelled": "Bỏ tin không còn cần gửi",
 }
 
 
@@ -195,6 +202,7 @@ FIELD_TEXT: dict[str, str] = {
     "detail": "Nội dung",
     "lead_department_id": "Đơn vị chủ trì",
     "working": "Ngày làm việc",
+    "outbox": "Tin số",
 }
 
 

@@ -239,7 +239,8 @@ def test_read_commands_do_not_import_prefect(loaded: Engine) -> None:
     probe = (
         "import sys\n"
         "from cli.main import app\n"
-        "for args in (['status'], ['status', '--json'], ['show', 'HN'], ['plan', 'list']):\n"
+        "for args in (['status'], ['status', '--json'], ['show', 'HN'], ['plan', 'list'],\n"
+        "             ['dashboard', '--once'], ['outbox']):\n"
         "    try:\n"
         "        app(args)\n"
         "    except SystemExit as exc:\n"
@@ -259,3 +260,21 @@ def test_read_commands_do_not_import_prefect(loaded: Engine) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "PREFECT: []" in result.stdout
+
+
+def test_dashboard_once_shows_what_the_coordinator_watches(loaded: Engine) -> None:
+    giaoviec("plan", "set-event-date", ANG, "15/03/2024")
+    giaoviec("submit", "SNV-01", "--today", "2024-02-27")
+    giaoviec("confirm", "SNV-01", "--today", "2024-02-27")
+    code, out, _ = giaoviec("dashboard", "--once", "--today", "2024-03-01")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "còn 10 ngày làm việc" in text
+    rows = status_json("--today", "2024-03-01")
+    overdue = sum(1 for r in rows if r["timeliness"] == "overdue")
+    assert f"Hoàn thành đúng hạn ({round(100 / len(rows))}%)" in text  # SNV-01 only
+    assert "Hoàn thành quá hạn (0%)" in text
+    assert f"Quá hạn ({round(100 * overdue / len(rows))}%)" in text
+    for section in ("Tiến độ theo đơn vị chủ trì", "Cần chú ý", "Đường găng tới ngày diễn ra"):
+        assert section in text
+    assert "1/10" in text  # Ban TĐ-KT: one of its ten assignments done

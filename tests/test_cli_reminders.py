@@ -148,3 +148,17 @@ def test_simulation_script_errors_name_the_step(clean_engine: Engine, tmp_path: 
         "simulate", "--from", "2024-02-01", "--to", "2024-02-02", "--script", str(script)
     )
     assert code == 2 and "steps.0.action" in err
+
+
+def test_zalo_tokens_are_read_from_standard_input(home: Path) -> None:
+    from cli.main import app
+    from notifications.zalo import FileTokenStore
+    from tests.test_cli import runner
+
+    result = runner.invoke(app, ["zalo", "set-token"], input="tok-access\ntok-refresh\n")
+    assert result.exit_code == 0, result.stderr
+    pair = FileTokenStore(home / "zalo").get()
+    assert (pair.access_token, pair.refresh_token) == ("tok-access", "tok-refresh")
+    assert "tok-" not in result.stdout  # tokens are never echoed
+    bad = runner.invoke(app, ["zalo", "set-token"], input="only-one-line\n")
+    assert bad.exit_code == 2

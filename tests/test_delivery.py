@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -41,15 +42,16 @@ def smtp() -> Iterator[SmtpTestServer]:
         yield server
 
 
-def smtp_settings(server: SmtpTestServer, **extra: object) -> Settings:
-    return Settings(
-        home=get_settings().home,
-        smtp_host=server.host,
-        smtp_port=server.port,
-        smtp_security="none",
-        smtp_from="tdkt@example.gov.vn",
+def smtp_settings(server: SmtpTestServer, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "home": get_settings().home,
+        "smtp_host": server.host,
+        "smtp_port": server.port,
+        "smtp_security": "none",
+        "smtp_from": "tdkt@example.gov.vn",
         **extra,
-    )  # type: ignore[arg-type]
+    }
+    return Settings(**values)
 
 
 def an_giang_with_reminders(
