@@ -88,14 +88,15 @@ def _actor(by: str | None) -> str:
 @contextmanager
 def _session(require_schema: bool = True) -> Iterator[Any]:
     """A transaction on the configured database; user errors become a message and exit 2."""
-    from sqlalchemy import inspect
-
     from tracking import db, store
     from tracking.evidence import EvidenceError
 
     engine = db.default_engine()
-    if require_schema and not inspect(engine).has_table("alembic_version"):
+    state = db.schema_state(engine) if require_schema else "current"
+    if state == "missing":
         fail("Cơ sở dữ liệu chưa được khởi tạo: hãy chạy `giaoviec init`.")
+    if state == "outdated":
+        fail("Cơ sở dữ liệu cần nâng cấp cho phiên bản giaoviec này: hãy chạy `giaoviec init`.")
     try:
         with db.session_scope(engine) as session:
             yield session
@@ -296,7 +297,7 @@ def status(
         p = plans[0]
         days = calendar.working_days_between(day, p.event_date) if p.event_date else None
         out.print(render.plan_header(p, day, days))
-    out.print(render.status_table(views, show_plan=len(plans) > 1))
+    out.print(render.status_table(views, show_plan=len(plans) > 1, width=out.width))
     out.print(render.summary(views))
 
 

@@ -96,38 +96,50 @@ def plan_header(plan: Plan, today: dt.date, days_to_event: int | None) -> Text:
     return text
 
 
-def status_table(views: Sequence[AssignmentView], show_plan: bool = False) -> Table:
+WIDE_TERMINAL = 120  # below this, the status table drops its secondary columns
+
+
+def status_table(
+    views: Sequence[AssignmentView], show_plan: bool = False, width: int = WIDE_TERMINAL
+) -> Table:
+    """The progress table; on a narrow terminal (or a pipe) only the columns that matter most,
+    so the assignment titles stay readable instead of being squeezed to a letter per line."""
+    wide = width >= WIDE_TERMINAL
     table = Table(show_lines=False, header_style="bold", expand=True)
     if show_plan:
         table.add_column("Kế hoạch", overflow="fold")
     table.add_column("Mã", no_wrap=True)
-    table.add_column("Nhiệm vụ", ratio=3, overflow="fold")
+    table.add_column("Nhiệm vụ", ratio=3, overflow="fold", min_width=24)
     table.add_column("Chủ trì", no_wrap=True)
-    table.add_column("Phối hợp", overflow="fold")
+    if wide:
+        table.add_column("Phối hợp", overflow="fold")
     table.add_column("Hạn", no_wrap=True)
-    table.add_column("Trạng thái", no_wrap=True)
-    table.add_column("Tiến độ", no_wrap=True)
-    table.add_column("Dự phòng", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("Trạng thái", no_wrap=True)
+    table.add_column("Tiến độ", overflow="fold")
+    if wide:
+        table.add_column("Dự phòng", justify="right", no_wrap=True)
     for view in views:
         title = Text(view.title)
         if view.at_risk:
             title.append(f"\n⚠ Nguy cơ chậm: {view.at_risk}", style="dark_orange")
+        if view.critical and not wide:
+            title.append(" ★", style="bold magenta")
         due = Text(format_vn(view.due))
         if view.extended:
             due.append(" (gia hạn)", style="italic")
-        slack = Text("—" if view.slack is None else str(view.slack))
-        if view.critical:
-            slack = Text(f"★ {view.slack}", style="bold magenta")
-        row: list[str | Text] = [
-            view.code,
-            title,
-            view.lead,
-            ", ".join(view.cooperating),
-            due,
-            state_text(view.state),
-            timeliness_text(view.timeliness),
-            slack,
-        ]
+        row: list[str | Text] = [view.code, title, view.lead]
+        if wide:
+            row.append(", ".join(view.cooperating))
+        row.append(due)
+        if wide:
+            row.append(state_text(view.state))
+        row.append(timeliness_text(view.timeliness))
+        if wide:
+            slack = Text("—" if view.slack is None else str(view.slack))
+            if view.critical:
+                slack = Text(f"★ {view.slack}", style="bold magenta")
+            row.append(slack)
         table.add_row(*([view.plan_code] if show_plan else []), *row)
     return table
 

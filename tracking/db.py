@@ -8,11 +8,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _head_revision() -> str:
+    # Revisions are numbered like their files (0001_…, 0002_…), so the newest is the largest
+    # prefix: commands check the schema without importing Alembic. A test holds Alembic's own
+    # head to this.
+    return max(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
+HEAD_REVISION = _head_revision()
 
 
 @lru_cache(maxsize=8)
@@ -74,3 +84,13 @@ def schema_revision(engine: Engine | None = None) -> str | None:
 
     with (engine or default_engine()).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_state(engine: Engine | None = None) -> str:
+    """ "missing" (never initialised), "outdated" (needs `giaoviec init`) or "current"."""
+    engine = engine or default_engine()
+    if not inspect(engine).has_table("alembic_version"):
+        return "missing"
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        return "current" if HEAD_REVISION in set(found) else "outdated"

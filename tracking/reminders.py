@@ -513,25 +513,17 @@ def fall_back_to_email(session: Session, message: OutboxMessage, now: dt.datetim
     contact = session.get(Contact, message.contact_id)
     if contact is None or not contact.email or message.channel is Channel.EMAIL:
         return 0
-    row = {
-        "subject": message.subject,
-        "contact_id": message.contact_id,
-        "channel": Channel.EMAIL.value,
-        "target": 0,
-        "kind": message.kind.value,
-        "day": message.day,
-        "plan_id": message.plan_id,
-        "assignment_id": message.assignment_id,
-        "department_id": message.department_id,
-        "role": message.role,
-        "is_copy": message.is_copy,
-        "activity_id": message.activity_id,
-        "fallback_of_id": message.id,
-        "status": DeliveryStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    # The same message in every respect but its channel and delivery bookkeeping.
+    row = message.model_dump(exclude={"id", "lease_until", "claimed_by", "sent_at", "last_error"})
+    row.update(
+        channel=Channel.EMAIL,
+        target=0,
+        fallback_of_id=message.id,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
     return len(insert_ignoring_duplicates(session, [row]))
 
 
