@@ -278,6 +278,9 @@ def status(
         str | None, typer.Option("--department", help="Mã đơn vị (chủ trì hoặc phối hợp).")
     ] = None,
     as_json: JsonOpt = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="In dạng CSV (UTF-8 có BOM, mở được bằng Excel).")
+    ] = False,
     today: TodayOpt = None,
 ) -> None:
     """Bảng tình hình thực hiện các nhiệm vụ."""
@@ -291,6 +294,13 @@ def status(
     if as_json:
         print(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2))
         return
+    if as_csv:
+        import sys
+
+        from tracking.reports.csv_export import status_csv
+
+        sys.stdout.buffer.write(status_csv(views).encode("utf-8"))  # bytes: CRLF kept as is
+        return
     from cli import render
 
     if len(plans) == 1:
@@ -299,6 +309,13 @@ def status(
         out.print(render.plan_header(p, day, days))
     out.print(render.status_table(views, show_plan=len(plans) > 1, width=out.width))
     out.print(render.summary(views))
+
+
+# Reports (Excel, iCalendar): their commands live beside the code that builds them.
+from cli.report_commands import calendar_export, report  # noqa: E402
+
+app.command("report")(report)
+calendar_app.command("export")(calendar_export)
 
 
 @app.command()

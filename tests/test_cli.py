@@ -278,3 +278,18 @@ def test_dashboard_once_shows_what_the_coordinator_watches(loaded: Engine) -> No
     for section in ("Tiến độ theo đơn vị chủ trì", "Cần chú ý", "Đường găng tới ngày diễn ra"):
         assert section in text
     assert "1/10" in text  # Ban TĐ-KT: one of its ten assignments done
+
+
+def test_status_csv_has_one_row_per_assignment(loaded: Engine) -> None:
+    import csv
+    import io
+
+    giaoviec("plan", "set-event-date", ANG, "2024-03-15")
+    result = runner.invoke(app, ["status", "--csv", "--today", "2024-03-01"])
+    assert result.exit_code == 0
+    raw = result.stdout_bytes
+    assert raw.startswith("\ufeff".encode())  # Excel reads the Vietnamese right with a BOM
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert len(rows) == 1 + len(status_json())
+    codes = {cell for row in rows[1:] for cell in row}
+    assert {"VP-01", "HN", "SNV-01"} <= codes
