@@ -230,6 +230,12 @@ def plan_load(
     _load(file, by)
 
 
+# Drafting a plan file from the document itself lives beside its parser.
+from cli.import_commands import plan_import  # noqa: E402
+
+plan_app.command("import")(plan_import)
+
+
 @plan_app.command("set-event-date")
 def plan_set_event_date(
     plan: Annotated[str, typer.Argument(help="Mã kế hoạch.")],

@@ -1,0 +1,60 @@
+"""Drafting a plan file from a Kế hoạch as the office received it (.txt or .docx).
+
+``import_document(path)`` reads the document, finds its header, event facts, units and every
+duty of its assignment section ("PHÂN CÔNG NHIỆM VỤ" / "TỔ CHỨC THỰC HIỆN"), and writes a plan
+file that ``tracking.planio.check_plan_text`` accepts, each assignment traced back to the
+line it came from and everything not understood listed at the end. Pure: no database.
+
+The steps are separate modules, each testable on its own: ``reading`` (document -> lines),
+``header`` (issuer, number, date, title, legal bases, event facts), ``structure`` (sections
+and items), ``units`` (the gazetteer), ``duties`` (units, cooperation, duty splitting),
+``timephrases`` (event time and deadlines), ``draft`` (assembly) and ``render`` (YAML).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from tracking.importer.draft import Assignment, Draft, draft_plan
+from tracking.importer.reading import SUPPORTED, DocumentError, read_lines
+from tracking.importer.render import render_plan
+from tracking.planio import CheckedPlan, PlanFileError, check_plan_text
+
+__all__ = [
+    "SUPPORTED",
+    "Assignment",
+    "DocumentError",
+    "Draft",
+    "Imported",
+    "draft_plan",
+    "import_document",
+    "read_lines",
+    "render_plan",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Imported:
+    draft: Draft
+    text: str  # the plan file
+    checked: CheckedPlan  # the same text, checked as `giaoviec plan load` checks it
+
+
+def import_document(path: Path, *, code: str | None = None, name: str | None = None) -> Imported:
+    """Draft the plan file of the document at ``path``.
+
+    ``code`` overrides the plan code derived from the document; ``name`` is the file name the
+    plan file will have (used in check messages). Raises :class:`DocumentError` (Vietnamese
+    message naming the document) when the document cannot be read or has no assignment.
+    """
+    lines = read_lines(path)
+    draft = draft_plan(lines, str(path), hard_wrapped=path.suffix.lower() == ".txt", code=code)
+    text = render_plan(draft)
+    try:
+        checked = check_plan_text(text.encode("utf-8"), name or f"{path.stem}.yaml")
+    except PlanFileError as exc:  # a bug of the importer, not of the document
+        raise DocumentError(
+            f"{path}: bản nháp tạo ra không hợp lệ (lỗi của chương trình, xin báo lại):\n{exc}"
+        ) from exc
+    return Imported(draft, text, checked)

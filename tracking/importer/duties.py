@@ -1,0 +1,634 @@
+"""Duties: who leads, who cooperates, what, by when, and where each stands in the document.
+
+Rules (docs/import.md explains them with examples):
+
+- A unit heading ("1. Văn phòng Ủy ban nhân dân tỉnh", "a) Sở Tài chính:", a paragraph that
+  is only a unit's name) gives the units of the duties below it. A heading may name several
+  units ("Báo An Giang, Đài Phát thanh và Truyền hình An Giang").
+- A duty that starts with a unit ("Báo An Giang đưa tin …", "Giao Sở Nội vụ …", "Đề nghị
+  Báo An Giang …") is that unit's; a following sentence of the same paragraph is too.
+- A duty of several units (a shared heading, no unit named) becomes one assignment per unit.
+- "Chủ trì, phối hợp với X, Y …": the unit leads, X and Y cooperate.
+- "Phối hợp (với) X …" with no "chủ trì": X leads and the unit cooperates (the unit is asked to
+  help X). With only a generic partner ("các đơn vị liên quan") the unit leads.
+- "… và phối hợp X <việc khác>" in the middle of a sentence splits it: the first part is the
+  unit's own duty, the second is X's with the unit cooperating.
+- "phối hợp với X" elsewhere in a sentence: X cooperates.
+- Each sentence of a paragraph is one assignment; a sentence that only gives a deadline
+  ("Thời gian hoàn thành: …") belongs to the one before.
+- An item followed by deeper items ("a) Chuẩn bị tài liệu:" then "- …") introduces them: its
+  text goes into their detail and its deadline is theirs unless they state one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from collections.abc import Sequence
+
+from tracking.importer.structure import Item, Section, build_items
+from tracking.importer.text import Line, capitalize_first, fold, split_sentences, strip_end
+from tracking.importer.timephrases import Deadline, scan_deadline
+from tracking.importer.units import (
+    UNIT_HEAD_WORDS,
+    Context,
+    Unit,
+    leading_units,
+    unknown_unit,
+)
+
+_I = re.IGNORECASE
+MAX_TITLE = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class Unparsed:
+    line: int
+    text: str
+    reason: str
+
+
+@dataclasses.dataclass
+class Duty:
+    lead: Unit
+    cooperating: list[Unit]
+    title: str
+    detail: str
+    source: str
+    line: int
+    group: str
+    deadline: Deadline | None
+    notes: list[str]
+
+
+@dataclasses.dataclass
+class Heading:
+    units: list[Unit]
+    generic: str | None  # a heading that names no unit: "Các cơ quan, đơn vị liên quan"
+    text: str
+    inline_at: int | None = None  # "2. Sở Tài chính: thẩm định …": where the duty starts
+
+
+class Env:
+    """What duty extraction needs and collects."""
+
+    def __init__(self, ctx: Context, year: int | None) -> None:
+        self.ctx = ctx
+        self.year = year
+        self.duties: list[Duty] = []
+        self.unparsed: list[Unparsed] = []
+        self._unknown: dict[str, Unit] = {}
+        self._heading_cache: dict[tuple[str, str], Heading | None] = {}
+
+    def unknown(self, name: str) -> Unit:
+        key = fold(name).lower()
+        if key not in self._unknown:
+            taken = {u.code for u in self._unknown.values()}
+            self._unknown[key] = unknown_unit(name, taken)
+        return self._unknown[key]
+
+    def heading(self, item: Item) -> Heading | None:
+        key = (item.kind, item.text)
+        if key not in self._heading_cache:
+            self._heading_cache[key] = heading_of(item, self)
+        return self._heading_cache[key]
+
+
+# --- headings and subjects ---------------------------------------------------------------
+
+_HEADING_PREFIX = re.compile(
+    r"\s*(?:(?:Doi voi|Trach nhiem cua|Nhiem vu cua|Giao cho|Giao|De nghi)\s+)?", _I
+)
+_HEADING_REST = re.compile(
+    r"^[\s:.,;-]*(?:(?:la\s+)?(?:co quan|don vi)\s+(?:thuong truc|chu tri|dau moi)[^:]*?)?"
+    r"(?:\s*chu tri)?(?:\s*(?:thuc hien|co trach nhiem|chiu trach nhiem))?[\s:.,;-]*$",
+    _I,
+)
+_UNKNOWN_HEAD = re.compile(UNIT_HEAD_WORDS.pattern + r"\s+[A-Z0-9]")
+
+
+def heading_of(item: Item, env: Env) -> Heading | None:
+    """The units an item is the heading of, or None when it is not a unit heading."""
+    text = item.text
+    folded = fold(text)
+    prefix = _HEADING_PREFIX.match(folded)
+    at = prefix.end() if prefix else 0
+    found, end = leading_units(text, env.ctx, at)
+    if found:
+        rest = re.sub(r"\([^)]*\)", "", folded[end:])
+        specific = [m.unit for m in found if m.unit is not None]
+        generic = ", ".join(m.text for m in found if m.unit is None) or None
+        if _HEADING_REST.match(rest):
+            return Heading(specific, None if specific else generic, text)
+        colon = re.match(r"\s*(?:\([^)]*\)\s*)?:\s*(?=\S)", folded[end:])
+        if colon and item.kind in {"num", "sub", "letter", "plain"}:
+            return Heading(specific, None if specific else generic, text, end + colon.end())
+        return None
+    if (
+        item.kind in {"num", "sub", "letter", "plain"}
+        and _UNKNOWN_HEAD.match(folded, at)
+        and len(text.split()) <= 14
+        and not text.rstrip().endswith((".", ";"))
+        and ":" not in text.rstrip(": ")
+        and not _DUTY_VERBS.search(folded)
+    ):
+        name = strip_end(text[at:])
+        return Heading([env.unknown(name)], None, text)
+    return None
+
+
+def inline_subject(text: str, env: Env) -> tuple[list[Unit], int]:
+    """Units a sentence starts with ("Báo An Giang đưa tin …", "Giao Sở Nội vụ …"), and
+    where the rest begins; ``([], 0)`` when it does not start with a unit."""
+    folded = fold(text)
+    prefix = re.match(r"\s*(?:(?:Giao cho|Giao|De nghi|Yeu cau|Doi voi)\s+)?", folded, _I)
+    at = prefix.end() if prefix else 0
+    found, end = leading_units(text, env.ctx, at)
+    specific = [m.unit for m in found if m.unit is not None]
+    if not specific:
+        return [], 0
+    after = re.match(r"(?:\s*\([^)]*\))?\s*(?:[:\-]\s*)?", folded[end:])
+    pos = end + (after.end() if after else 0)
+    if pos < len(folded) and not (folded[pos].islower() or folded[pos - 1] in ":-"):
+        return [], 0
+    return specific, pos
+
+
+def starts_generic(text: str, env: Env) -> bool:
+    """True when a sentence's subject is a generic mention ("Các cơ quan, đơn vị liên quan …")."""
+    found, _end = leading_units(text, env.ctx, 0)
+    return bool(found) and all(m.unit is None for m in found)
+
+
+# --- walking a section ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Frame:
+    depth: float
+    path: str
+    units: list[Unit] | None = None
+    generic: str | None = None
+    intro: Item | None = None
+    group: str | None = None
+    pseudo: bool = False  # from a plain paragraph: its followers are siblings, not children
+    counters: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def count(self, kind: str) -> int:
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        return self.counters[kind]
+
+
+def _path(parent: _Frame, item: Item, ordinal: int, root: bool) -> str:
+    if item.kind == "num":
+        return f"{parent.path}.{item.label}" if root else f"{parent.path}, khoản {item.label}"
+    if item.kind == "sub":
+        section = parent.path.split(".")[0].split(",")[0]
+        return f"{section}.{item.label}"
+    if item.kind == "letter":
+        return f"{parent.path}, điểm {item.label}"
+    if item.kind == "plain":
+        return f"{parent.path}, đoạn {ordinal}"
+    return f"{parent.path}, gạch đầu dòng {ordinal}"
+
+
+def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped: bool) -> int:
+    """Extract the duties of an assignment section; returns how many were found."""
+    before = len(env.duties)
+    body = lines[section.start : section.end]
+    # a .txt saved from Word has one paragraph per line, some of them long: not hard-wrapped
+    hard_wrapped = hard_wrapped and max((len(line.text) for line in body), default=0) <= 150
+    items = build_items(body, lambda item: env.heading(item) is not None, hard_wrapped)
+    # "1." is always the top level; the other markers nest in the order they first appear
+    # ("1." > "a)" > "-" in one plan, "1." > "1.1." > "-" > "+" in another)
+    order: dict[str, float] = {"num": 1.0}
+
+    def depth_of(item: Item) -> float:
+        if item.kind == "plain":
+            return 99.0
+        if item.kind not in order:
+            order[item.kind] = 1.0 + len(order)
+        return order[item.kind]
+
+    root = _Frame(0.0, f"Mục {section.label}", group=f"Mục {section.label}. {section.title}")
+    stack = [root]
+
+    def counting_parent() -> _Frame:
+        return next(f for f in reversed(stack) if not f.pseudo)
+
+    for index, item in enumerate(items):
+        depth = depth_of(item)
+        heading = env.heading(item)
+        if heading is not None:
+            if item.kind == "plain":
+                depth = 1.0
+            while len(stack) > 1 and stack[-1].depth >= depth:
+                stack.pop()
+            parent = counting_parent()
+            path = _path(parent, item, parent.count(item.kind), parent is root)
+            name = strip_end(item.text[: heading.inline_at] if heading.inline_at else item.text)
+            frame = _Frame(
+                depth,
+                path,
+                heading.units,
+                heading.generic,
+                group=f"{path} — {name}",
+                pseudo=item.kind == "plain",
+            )
+            stack.append(frame)
+            if heading.inline_at is not None:
+                duties_of(item, frame, [], path, env, start=heading.inline_at)
+            continue
+        if item.kind == "plain":
+            while len(stack) > 1 and stack[-1].intro is not None and stack[-1].depth > 90:
+                stack.pop()
+        else:
+            while len(stack) > 1 and stack[-1].depth >= depth:
+                stack.pop()
+        parent = counting_parent()
+        path = _path(parent, item, parent.count(item.kind), parent is root)
+        nxt = items[index + 1] if index + 1 < len(items) else None
+        if nxt is not None and _introduces(item, depth, nxt, depth_of(nxt)):
+            subject, _at = inline_subject(item.text, env)
+            frame = _Frame(
+                depth if item.kind != "plain" else stack[-1].depth + 0.5,
+                path,
+                subject or None,
+                intro=item,
+                group=stack[-1].group,
+            )
+            stack.append(frame)
+            continue
+        subject, _at = inline_subject(item.text, env)
+        if item.kind == "plain" and (subject or starts_generic(item.text, env)):
+            # units written as plain paragraphs: a paragraph naming a unit starts that unit's
+            # run (the next paragraphs continue it); one naming no specific unit ends it
+            while len(stack) > 1 and stack[-1].pseudo:
+                stack.pop()
+            if subject and not any(f.units for f in stack):
+                stack.append(
+                    _Frame(
+                        1.0, path, subject, group=f"{path} — {_unit_names(subject)}", pseudo=True
+                    )
+                )
+        unit_frame = next((f for f in reversed(stack) if f.units or f.generic), root)
+        intros = [f.intro for f in stack if f.intro is not None]
+        duties_of(item, unit_frame, intros, path, env)
+    return len(env.duties) - before
+
+
+def _introduces(item: Item, depth: float, nxt: Item, next_depth: float) -> bool:
+    if item.kind == "plain":
+        return item.text.rstrip().endswith(":") and nxt.kind != "plain"
+    return nxt.kind != "plain" and next_depth > depth
+
+
+def _unit_names(units: Sequence[Unit]) -> str:
+    return ", ".join(u.name for u in units)
+
+
+# --- one item: sentences, clauses, roles ----------------------------------------------------
+
+_DEADLINE_ONLY = re.compile(
+    r"^\s*(?:Thoi gian(?:\s+(?:hoan thanh|thuc hien|gui))?|Thoi han(?:\s+hoan thanh)?|"
+    r"Han chot|Hoan thanh|Xong|Cham nhat|Truoc ngay|Tien do)\b",
+    _I,
+)
+_DUTY_VERBS = re.compile(
+    r"\b(?:tham muu|xay dung|chuan bi|to chuc|phat hanh|in an|bo tri|tham dinh|huong dan|"
+    r"dua tin|theo doi|don doc|bao cao|tong hop|kiem duyet|kiem tra|trinh chieu|phan cong|"
+    r"thong ke|cap phat|thanh toan|quyet toan|tuyen truyen|trien khai|gui|ra soat|"
+    r"lap (?:ke hoach|du toan|danh sach|ho so|bao cao)|dam bao|cung cap|don tiep|trang tri|"
+    r"thiet ke|ban hanh|phoi hop|chu tri|thuc hien|tiep nhan|tham gia|ho tro|bao dam|"
+    r"cu (?:dai bieu|can bo|cong chuc|vien chuc|doan|nguoi|luc luong|\d)|"
+    r"chiu trach nhiem|su dung)\b",
+    _I,
+)
+_CLAUSE_SPLIT = re.compile(
+    r"(?:,|;|\s+va|\s+dong thoi)\s+(?:dong thoi\s+)?(?=phoi hop\s+(?:voi\s+|cung\s+)?)", _I
+)
+_COOPERATE = re.compile(
+    r"\s*[:,-]?\s*(?:(?P<lead>chu tri)\s*,?\s*)?phoi hop\s+(?:voi\s+|cung\s+)?", _I
+)
+_COOPERATE_ANY = re.compile(r"\bphoi hop\s+(?:voi\s+|cung\s+)?", _I)
+_RESPONSIBLE = re.compile(
+    r"\s*(?:chiu trach nhiem(?:\s+chinh)?(?:\s+ve\s+viec)?|co trach nhiem|duoc giao|"
+    r"chu tri\s*,?\s*(?=\S))\s*",
+    _I,
+)
+
+
+@dataclasses.dataclass
+class _Sentence:
+    start: int
+    end: int
+    extra: list[tuple[int, int]]  # sentences that only give its deadline
+
+
+def duties_of(
+    item: Item,
+    frame: _Frame,
+    intros: Sequence[Item],
+    path: str,
+    env: Env,
+    start: int = 0,
+    whole_detail: str | None = None,
+) -> None:
+    """Append the duties of one item (from offset ``start`` of its text) to ``env``."""
+    text = item.text
+    spans = [(a + start, b + start) for a, b in split_sentences(text[start:])]
+    sentences: list[_Sentence] = []
+    leading_extra: list[tuple[int, int]] = []
+    for a, b in spans:
+        if _DEADLINE_ONLY.match(fold(text[a:b])) and scan_deadline(text[a:b], env.year).deadline:
+            if sentences:
+                sentences[-1].extra.append((a, b))
+            else:
+                leading_extra.append((a, b))
+            continue
+        sentences.append(_Sentence(a, b, []))
+    if not sentences:
+        if leading_extra:
+            env.unparsed.append(
+                Unparsed(item.first, text, "câu chỉ nêu thời hạn, chưa gắn được vào nhiệm vụ nào")
+            )
+        return
+    for sentence in sentences:
+        sentence.extra[:0] = leading_extra
+    base = frame.units or []
+    subject: list[Unit] = []
+    for number, sentence in enumerate(sentences, start=1):
+        sent = text[sentence.start : sentence.end]
+        inline, after = inline_subject(sent, env)
+        if inline:
+            subject = inline
+        elif starts_generic(sent, env):
+            subject, base = [], []
+        doers = subject or base
+        if not doers:
+            reason = (
+                f"đơn vị chủ trì không cụ thể (“{frame.generic}”)"
+                if frame.generic
+                else "không xác định được đơn vị chủ trì"
+            )
+            env.unparsed.append(Unparsed(item.line_at(sentence.start), sent, reason))
+            continue
+        clauses = _split_clauses(sent, after if inline else 0, env)
+        for part, (cs, ce) in enumerate(clauses, start=1):
+            clause = sent[cs:ce]
+            at = max(0, (after if inline else 0) - cs) if part == 1 else 0
+            _emit(
+                item,
+                frame,
+                intros,
+                path,
+                env,
+                sentence,
+                sent,
+                clause,
+                cs,
+                at,
+                doers,
+                number if len(sentences) > 1 else None,
+                part if len(clauses) > 1 else None,
+                whole_detail
+                or (
+                    text.strip()
+                    if len(sentences) == 1 and not leading_extra
+                    else _sentence_text(text, sentence)
+                ),
+            )
+
+
+def _sentence_text(text: str, sentence: _Sentence) -> str:
+    end = max([sentence.end, *(b for _a, b in sentence.extra)])
+    return text[sentence.start : end].strip()
+
+
+def _split_clauses(sent: str, after: int, env: Env) -> list[tuple[int, int]]:
+    """ "A và phối hợp X làm B" -> [A, phối hợp X làm B] when X is a named unit."""
+    folded = fold(sent)
+    cuts: list[int] = []
+    for match in _CLAUSE_SPLIT.finditer(folded):
+        if match.start() <= after + 3:
+            continue
+        if re.search(r"chu tri\s*$", folded[max(0, match.start() - 12) : match.start()], _I):
+            continue
+        cooperate = _COOPERATE_ANY.match(folded, match.end())
+        if cooperate is None:
+            continue
+        found, end = leading_units(sent, env.ctx, cooperate.end())
+        if any(m.unit is not None for m in found) and re.search(r"\w", folded[end:]):
+            cuts.append(match.start())
+    if not cuts:
+        return [(0, len(sent))]
+    bounds = [0, *cuts, len(sent)]
+    out = []
+    for a, b in itertools.pairwise(bounds):
+        piece = sent[a:b]
+        lead = len(piece) - len(re.sub(r"^[\s,;]*(?:và\s+|đồng thời\s+)*", "", piece))
+        out.append((a + lead, b))
+    return out
+
+
+@dataclasses.dataclass
+class _Roles:
+    leads: list[Unit]
+    cooperating: list[Unit]
+    action: int  # where the duty's own words begin in the clause
+    notes: list[str]
+
+
+def _roles(clause: str, at: int, doers: list[Unit], env: Env, line: int) -> _Roles:
+    folded = fold(clause)
+    notes: list[str] = []
+    match = _COOPERATE.match(folded, at)
+    if match:
+        found, end = leading_units(clause, env.ctx, match.end())
+        named = [m.unit for m in found if m.unit is not None]
+        generic = [m.text for m in found if m.unit is None]
+        _unknown_partner(clause, folded, end, found == [], line, env, notes)
+        if match.group("lead"):
+            return _Roles(doers, named, end, notes)
+        if named:
+            notes.append(
+                f"“{strip_end(clause[match.start() : end]).strip(' ,:-')}”: đơn vị được nêu "
+                "sau “phối hợp” chủ trì, đơn vị được giao phối hợp (kiểm tra lại)"
+            )
+            return _Roles(named[:1], [*named[1:], *doers], end, notes)
+        if generic:
+            notes.append(f"phối hợp với “{generic[0]}”: không nêu đơn vị cụ thể")
+        return _Roles(doers, [], at, notes)
+    cooperating: list[Unit] = []
+    for coop in _COOPERATE_ANY.finditer(folded, at):
+        found, end = leading_units(clause, env.ctx, coop.end())
+        cooperating += [m.unit for m in found if m.unit is not None]
+        for m in found:
+            if m.unit is None:
+                notes.append(f"phối hợp với “{m.text}”: không nêu đơn vị cụ thể")
+        _unknown_partner(clause, folded, end, found == [], line, env, notes)
+    responsible = _RESPONSIBLE.match(folded, at)
+    action = responsible.end() if responsible else at
+    return _Roles(doers, cooperating, action, notes)
+
+
+def _unknown_partner(
+    clause: str, folded: str, end: int, nothing: bool, line: int, env: Env, notes: list[str]
+) -> None:
+    if nothing and _UNKNOWN_HEAD.match(folded, end):
+        phrase = strip_end(" ".join(clause[end:].split(",")[0].split()[:6]))
+        reason = f"không nhận ra đơn vị phối hợp: “{phrase}…”"
+        notes.append(reason)
+        env.unparsed.append(Unparsed(line, clause, reason))
+
+
+def _emit(
+    item: Item,
+    frame: _Frame,
+    intros: Sequence[Item],
+    path: str,
+    env: Env,
+    sentence: _Sentence,
+    sent: str,
+    clause: str,
+    clause_start: int,
+    at: int,
+    doers: list[Unit],
+    sentence_number: int | None,
+    part: int | None,
+    detail: str,
+) -> None:
+    line = item.line_at(sentence.start + clause_start)
+    roles = _roles(clause, at, doers, env, line)
+    extra_text = " ".join(item.text[a:b] for a, b in sentence.extra)
+    scan = scan_deadline(clause + (" " + extra_text if extra_text else ""), env.year)
+    deadline = scan.deadline
+    notes = list(roles.notes)
+    if deadline is None:
+        for intro in reversed(intros):
+            inherited = scan_deadline(intro.text, env.year).deadline
+            if inherited:
+                deadline = inherited
+                notes.append(f"thời hạn lấy từ dòng {intro.first}: “{inherited.phrase}”")
+                break
+    notes += scan.hints
+    for unclear in scan.unclear:
+        notes.append(unclear)
+        env.unparsed.append(Unparsed(line, clause, unclear))
+    hint = _several_duties(clause[roles.action :])
+    if hint:
+        notes.append(hint)
+    if deadline and deadline.note:
+        notes.append(deadline.note)
+    title = make_title(clause, roles.action, [s for s in scan.spans if s[1] <= len(clause)])
+    source = item.lines(sentence.start + clause_start, sentence.start + clause_start + len(clause))
+    source += f": {path}"
+    if sentence_number:
+        source += f", câu {sentence_number}"
+    if part:
+        source += f", ý {part}"
+    if intros:
+        detail = "\n".join([*(i.text for i in intros), detail])
+    leads = roles.leads
+    if len(leads) > 1:
+        notes.append(
+            f"giao chung cho {len(leads)} đơn vị ({_unit_names(leads)}): "
+            "tách thành một nhiệm vụ cho mỗi đơn vị"
+        )
+    group = frame.group or path
+    for lead in leads:
+        cooperating = [u for u in _unique(roles.cooperating) if u.code != lead.code]
+        env.duties.append(
+            Duty(lead, cooperating, title, detail, source, line, group, deadline, list(notes))
+        )
+
+
+def _unique(units: Sequence[Unit]) -> list[Unit]:
+    seen: set[str] = set()
+    out = []
+    for unit in units:
+        if unit.code not in seen:
+            seen.add(unit.code)
+            out.append(unit)
+    return out
+
+
+_TRAILING = re.compile(
+    r"[\s,;(]*(?:va\s+)?(?:(?:thoi gian(?:\s+hoan thanh)?|hoan thanh|thoi han|xong|cham nhat"
+    r"(?:\s+la)?|trong vong|bao dam|dam bao)\s*:?\s*)*$",
+    _I,
+)
+
+
+def make_title(clause: str, action: int, deadline_spans: Sequence[tuple[int, int]]) -> str:
+    """The duty sentence trimmed: no unit in front, no "phối hợp X" in front, no deadline
+    phrase at the end, no final full stop; at most 200 characters."""
+    text = clause
+    for a, b in sorted(deadline_spans, reverse=True):
+        if a >= action and not re.search(r"\w", fold(text[b:]).strip(" .;,)")):
+            head = text[:a]
+            cut = _TRAILING.search(fold(head))
+            text = head[: cut.start()] if cut else head
+    title = strip_end(text[action:]).strip(" ,:-")
+    if title.count("(") > title.count(")"):
+        title = title[: title.rfind("(")].strip(" ,")
+    if not title:
+        title = strip_end(clause)
+    title = capitalize_first(title)
+    if len(title) > MAX_TITLE:
+        title = title[: MAX_TITLE - 1].rsplit(" ", 1)[0].rstrip(" ,;") + "…"
+    return title
+
+
+def _several_duties(action: str) -> str | None:
+    """A hint when a duty sentence seems to hold several tasks ("ban hành Kế hoạch … và kiểm
+    duyệt phóng sự …"): two verbs with an object between them."""
+    folded = fold(action)
+    verbs = list(_DUTY_VERBS.finditer(folded))
+    for first, second in itertools.pairwise(verbs):
+        between = folded[first.end() : second.start()]
+        words = [w for w in re.findall(r"\w+", between) if w.lower() != "va"]
+        if re.search(r"(?:,|;|\bva)\s*$", between) and len(words) >= 2:
+            phrase = strip_end(" ".join(action[second.start() :].split(",")[0].split()[:6]))
+            return f"câu có thể gồm nhiều việc (“… {phrase}…”): tách thành nhiều nhiệm vụ nếu cần"
+    return None
+
+
+# --- duties named outside the assignment section ---------------------------------------------
+
+_ELSEWHERE_VERB = re.compile(
+    r"\s*(?:\([^)]*\)\s*)?(?:chiu trach nhiem|co trach nhiem|chu tri|duoc giao|la co quan)\b",
+    _I,
+)
+_GIAO = re.compile(r"\b(?:giao(?:\s+cho)?|de nghi)\s+", _I)
+
+
+def scan_elsewhere(lines: Sequence[Line], where: str, env: Env, start: int, end: int) -> None:
+    """Duties given outside the assignment section: "Sở Nội vụ chịu trách nhiệm …" in a budget
+    section, "Giao Sở Nội vụ chủ trì …" in the closing paragraph."""
+    for line in lines[start:end]:
+        text = line.text
+        if not text:
+            continue
+        item = Item("plain", "", text, [(0, line.number)])
+        spans = split_sentences(text)
+        for number, (a, b) in enumerate(spans, start=1):
+            sent = text[a:b]
+            folded = fold(sent)
+            found: int | None = None
+            units, after = inline_subject(sent, env)
+            if units and _ELSEWHERE_VERB.match(folded, after):
+                found = 0
+            else:
+                for giao in _GIAO.finditer(folded):
+                    sub, _after = leading_units(sent, env.ctx, giao.end())
+                    if any(m.unit is not None for m in sub):
+                        found = giao.start()
+                        break
+            if found is None:
+                continue
+            piece = Item("plain", "", sent[found:], [(0, line.number)])
+            frame = _Frame(0.0, where, group=f"Nhiệm vụ nêu ngoài phần phân công — {where}")
+            sentence_where = f"{where}, câu {number}" if len(spans) > 1 else where
+            duties_of(piece, frame, [], sentence_where, env, whole_detail=item.text)

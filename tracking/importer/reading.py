@@ -1,0 +1,250 @@
+"""Reading a document into numbered lines: a .txt line by line, a .docx paragraph by paragraph.
+
+A .docx is read in body order, tables included (the header of a Vietnamese document is
+usually a two-column table), and every paragraph, empty or not, counts one: the "line" number
+of a .docx is its paragraph number, as Word's navigation shows it. Numbers and bullets that
+Word draws itself (automatic lists) are written out ("1.", "a)", "-"), so the document reads
+as it prints.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tracking.importer.text import Line, clean
+
+SUPPORTED = (".txt", ".docx")
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+
+
+class DocumentError(ValueError):
+    """A document that cannot be turned into a draft plan; the message is for the user."""
+
+
+def read_lines(path: Path) -> list[Line]:
+    """The document's lines; raises :class:`DocumentError` with a Vietnamese message."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        hint = " (hãy lưu lại dưới dạng .docx)" if suffix == ".doc" else ""
+        raise DocumentError(
+            f"{path}: định dạng “{suffix or 'không có phần mở rộng'}” chưa được hỗ trợ{hint}; "
+            "chỉ nhận tệp .txt hoặc .docx."
+        )
+    try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise DocumentError(f"{path}: tệp quá lớn (tối đa 20 MB).")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"{path}: không đọc được tệp ({exc.strerror}).") from exc
+    if suffix == ".txt":
+        return text_lines(_decode(raw, path))
+    return docx_lines(path)
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    else:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+    raise DocumentError(
+        f"{path}: không đọc được tệp: nội dung không phải văn bản Unicode (UTF-8); "
+        "hãy mở bằng Word và lưu lại dưới dạng .docx hoặc .txt (UTF-8)."
+    )
+
+
+def text_lines(text: str) -> list[Line]:
+    """Lines of a text, numbered from 1; each cleaned (NFC, single spaces)."""
+    return [Line(i, clean(line)) for i, line in enumerate(text.splitlines(), start=1)]
+
+
+# --- .docx --------------------------------------------------------------------------------
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def docx_lines(path: Path) -> list[Line]:
+    """Paragraphs of a .docx in reading order; a paragraph with line breaks gives several
+    lines with the same number."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise DocumentError(
+            f"{path}: không đọc được tệp .docx (tệp hỏng hoặc không phải tài liệu Word)."
+        ) from exc
+    numbering = _Numbering(document)
+    lines: list[Line] = []
+    for number, paragraph in enumerate(_paragraphs(document.element.body), start=1):
+        marker = numbering.marker(paragraph, document)
+        text = _paragraph_text(paragraph)
+        parts = text.split("\n") or [""]
+        for index, part in enumerate(parts):
+            content = clean(part)
+            if index == 0 and marker and content:
+                content = f"{marker} {content}"
+            lines.append(Line(number, content))
+    return lines
+
+
+def _paragraphs(element: Any) -> Iterator[Any]:
+    """w:p elements in reading order, through tables (each cell once) and content controls."""
+    for child in element.iterchildren():
+        tag = child.tag
+        if tag == f"{_W}p":
+            yield child
+        elif tag == f"{_W}tbl":
+            for row in child.iterchildren(f"{_W}tr"):
+                for cell in row.iterchildren(f"{_W}tc"):
+                    yield from _paragraphs(cell)
+        elif tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml", f"{_W}smartTag"):
+            yield from _paragraphs(child)
+
+
+def _paragraph_text(p: Any) -> str:
+    out: list[str] = []
+    for node in p.iter(f"{_W}t", f"{_W}tab", f"{_W}br", f"{_W}cr", f"{_W}delText"):
+        tag = node.tag
+        if tag == f"{_W}t":
+            out.append(node.text or "")
+        elif tag == f"{_W}tab":
+            out.append("\t")
+        elif tag in (f"{_W}br", f"{_W}cr") and node.get(f"{_W}type") in (None, "textWrapping"):
+            out.append("\n")
+        # deleted text of tracked changes (w:delText) is not part of the document
+    return "".join(out)
+
+
+_ROMAN = [
+    (1000, "M"),
+    (900, "CM"),
+    (500, "D"),
+    (400, "CD"),
+    (100, "C"),
+    (90, "XC"),
+    (50, "L"),
+    (40, "XL"),
+    (10, "X"),
+    (9, "IX"),
+    (5, "V"),
+    (4, "IV"),
+    (1, "I"),
+]
+
+
+def _roman(value: int) -> str:
+    out = ""
+    for amount, letters in _ROMAN:
+        while value >= amount:
+            out += letters
+            value -= amount
+    return out
+
+
+def _letter(value: int) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return letters[(value - 1) % 26] * ((value - 1) // 26 + 1)
+
+
+def _format(value: int, fmt: str) -> str:
+    if fmt == "lowerLetter":
+        return _letter(value)
+    if fmt == "upperLetter":
+        return _letter(value).upper()
+    if fmt == "lowerRoman":
+        return _roman(value).lower()
+    if fmt == "upperRoman":
+        return _roman(value)
+    return str(value)
+
+
+class _Numbering:
+    """Word's automatic numbering, counted the way Word shows it (per list, per level)."""
+
+    def __init__(self, document: Any) -> None:
+        self.levels: dict[tuple[str, int], tuple[str, str, int]] = {}
+        self.counters: dict[str, dict[int, int]] = {}
+        try:
+            root = document.part.numbering_part.element
+        except (KeyError, NotImplementedError, AttributeError):
+            return
+        abstract: dict[str, dict[int, tuple[str, str, int]]] = {}
+        for node in root.iterchildren(f"{_W}abstractNum"):
+            levels: dict[int, tuple[str, str, int]] = {}
+            for lvl in node.iterchildren(f"{_W}lvl"):
+                ilvl = int(lvl.get(f"{_W}ilvl", "0"))
+                fmt = _val(lvl, "numFmt") or "decimal"
+                text = _val(lvl, "lvlText") or ""
+                start = int(_val(lvl, "start") or "1")
+                levels[ilvl] = (fmt, text, start)
+            abstract[node.get(f"{_W}abstractNumId", "")] = levels
+        for num in root.iterchildren(f"{_W}num"):
+            num_id = num.get(f"{_W}numId", "")
+            ref = num.find(f"{_W}abstractNumId")
+            if ref is None:
+                continue
+            for ilvl, spec in abstract.get(ref.get(f"{_W}val", ""), {}).items():
+                self.levels[(num_id, ilvl)] = spec
+
+    def marker(self, p: Any, document: Any) -> str:
+        num_id, ilvl = self._num_pr(p, document)
+        if num_id is None or num_id == "0":
+            return ""
+        spec = self.levels.get((num_id, ilvl))
+        if spec is None:
+            return ""
+        fmt, text, _start = spec
+        if fmt == "bullet" or fmt == "none":
+            return "-" if fmt == "bullet" else ""
+        counters = self.counters.setdefault(num_id, {})
+        counters[ilvl] = counters.get(ilvl, spec[2] - 1) + 1
+        for deeper in [k for k in counters if k > ilvl]:
+            del counters[deeper]
+
+        def substitute(match: re.Match[str]) -> str:
+            level = int(match.group(1)) - 1
+            level_spec = self.levels.get((num_id, level), spec)
+            value = counters.get(level, level_spec[2])
+            return _format(value, level_spec[0])
+
+        return re.sub(r"%(\d)", substitute, text).strip()
+
+    @staticmethod
+    def _num_pr(p: Any, document: Any) -> tuple[str | None, int]:
+        num_pr = p.find(f"{_W}pPr/{_W}numPr")
+        if num_pr is None:
+            style_id = p.find(f"{_W}pPr/{_W}pStyle")
+            if style_id is None:
+                return None, 0
+            try:
+                style = document.styles.element.get_by_id(style_id.get(f"{_W}val"))
+            except (KeyError, AttributeError):
+                return None, 0
+            if style is None:
+                return None, 0
+            num_pr = style.find(f"{_W}pPr/{_W}numPr")
+            if num_pr is None:
+                return None, 0
+        num_id = _val(num_pr, "numId")
+        ilvl = int(_val(num_pr, "ilvl") or "0")
+        return num_id, ilvl
+
+
+def _val(node: Any, name: str) -> str | None:
+    child = node.find(f"{_W}{name}")
+    if child is None:
+        return None
+    value = child.get(f"{_W}val")
+    return str(value) if value is not None else None

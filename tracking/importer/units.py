@@ -1,0 +1,578 @@
+"""The unit gazetteer: the departments a Kế hoạch names, however it spells them.
+
+Every way of writing a unit ("Văn phòng UBND tỉnh", "VP.UBND tỉnh", "Văn phòng Ủy ban nhân dân
+tỉnh") gives the same :class:`Unit`: one stable code and the full official name. Codes match
+the hand-written An Giang plan (VP-UBND, SNV, SVHTTDL, STC, BAG, DPTTH).
+
+Units are shared by every plan in a database, so district-level units carry their district in
+the code and the name ("Phòng Nội vụ huyện Châu Thành" is ``PNV-CHAUTHANH``); in a provincial
+plan, "Phòng Nội vụ các huyện, thị xã, thành phố" is the group ``PNV-CAP-HUYEN``. Provincial
+units carry no province: a database serves one province.
+
+Matching runs on folded text (no diacritics, see :func:`tracking.importer.text.fold`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Literal
+
+from tracking.importer.text import code_slug, fold, initials
+
+Level = Literal["province", "district"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    prefix: str  # the prefix of its assignment codes: VP-01, SNV-01, VH-01
+    short_name: str | None = None
+    known: bool = True  # False: not in the gazetteer, code made from the name's initials
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What the header says about the issuer: the province, and the district if any."""
+
+    level: Level = "province"
+    province: str | None = None
+    district: str | None = None
+    district_word: str = "huyện"
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitMatch:
+    start: int
+    end: int
+    unit: Unit | None  # None: a generic mention ("các đơn vị liên quan"), no unit to track
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    code: str
+    name: str
+    prefix: str
+    patterns: tuple[re.Pattern[str], ...]
+    short_name: str | None
+    scope: Literal["province", "district", "media"]
+    # a second, fuller spelling: (pattern it must match, name, short name)
+    variant: tuple[re.Pattern[str], str, str | None] | None = None
+
+
+_UB = r"(?:uy ban nhan dan|UBND|U\.B\.N\.D)"
+_HD = r"(?:hoi dong nhan dan|HDND)"
+_AND = r"\s*(?:va|&|-|,)\s*"
+
+
+def _kind(
+    code: str,
+    name: str,
+    prefix: str,
+    *patterns: str,
+    short: str | None = None,
+    scope: Literal["province", "district", "media"] = "province",
+    variant: tuple[str, str, str | None] | None = None,
+) -> _Kind:
+    compiled = tuple(
+        re.compile(p.format(UB=_UB, HD=_HD, AND=_AND), re.IGNORECASE) for p in patterns
+    )
+    var = None
+    if variant:
+        var = (re.compile(variant[0], re.IGNORECASE), variant[1], variant[2])
+    return _Kind(code, name, prefix, compiled, short, scope, var)
+
+
+_KINDS: tuple[_Kind, ...] = (
+    # --- provincial departments and bodies ------------------------------------------------
+    _kind(
+        "VP-UBND",
+        "Văn phòng Ủy ban nhân dân tỉnh",
+        "VP",
+        r"\bVan phong\s+{UB}\s+tinh\b",
+        r"\bVP\s*\.?\s*-?\s*UBND(?:\s+tinh)?\b",
+        short="VP.UBND tỉnh",
+    ),
+    _kind(
+        "SNV",
+        "Sở Nội vụ",
+        "SNV",
+        r"\bSo Noi vu(?:\s*\(\s*Ban Thi dua\s*-\s*Khen thuong(?:\s+tinh)?\s*\))?",
+        r"\bBan Thi dua\s*-\s*Khen thuong(?:\s+tinh)?\b(?!\s+Trung uong)",
+        r"\bBan TD\s*-?\s*KT(?:\s+tinh)?\b(?!\s+Trung uong)",
+        r"\bSNV\b",
+        variant=(r"Ban", "Sở Nội vụ (Ban Thi đua - Khen thưởng)", "Ban TĐ-KT"),
+    ),
+    _kind(
+        "SVHTTDL",
+        "Sở Văn hóa, Thể thao và Du lịch",
+        "VH",
+        r"\bSo Van hoa\s*,?\s*The thao\s*(?:va|&|,)\s*Du lich\b",
+        r"\bSo VH\s*[-,.]?\s*TT\s*(?:&|va|-|,)?\s*DL\b",
+        short="Sở VHTTDL",
+    ),
+    _kind(
+        "SVHTT",
+        "Sở Văn hóa và Thể thao",
+        "VHTT",
+        r"\bSo Van hoa\s*(?:va|&)\s*The thao\b(?!\s*(?:va|&|,)\s*Du lich)",
+    ),
+    _kind("STC", "Sở Tài chính", "TC", r"\bSo Tai chinh\b", r"\bSo TC\b"),
+    _kind(
+        "SKHDT",
+        "Sở Kế hoạch và Đầu tư",
+        "KHDT",
+        r"\bSo Ke hoach{AND}Dau tu\b",
+        r"\bSo KH\s*(?:&|va|-)?\s*DT\b",
+        short="Sở KH&ĐT",
+    ),
+    _kind(
+        "STTTT",
+        "Sở Thông tin và Truyền thông",
+        "TTTT",
+        r"\bSo Thong tin{AND}Truyen thong\b",
+        r"\bSo TT\s*(?:&|va|-)?\s*TT\b",
+        short="Sở TT&TT",
+    ),
+    _kind(
+        "SGDDT",
+        "Sở Giáo dục và Đào tạo",
+        "GD",
+        r"\bSo Giao duc{AND}Dao tao\b",
+        r"\bSo GD\s*(?:&|va|-)?\s*DT\b",
+        short="Sở GD&ĐT",
+    ),
+    _kind("SYT", "Sở Y tế", "YT", r"\bSo Y te\b"),
+    _kind(
+        "SLDTBXH",
+        "Sở Lao động - Thương binh và Xã hội",
+        "LD",
+        r"\bSo Lao dong\s*-?\s*Thuong binh{AND}Xa hoi\b",
+        r"\bSo LD\s*-?\s*TB\s*(?:&|va|-)?\s*XH\b",
+        short="Sở LĐ-TB&XH",
+    ),
+    _kind("STP", "Sở Tư pháp", "TP", r"\bSo Tu phap\b"),
+    _kind("SCT", "Sở Công Thương", "CT", r"\bSo Cong thuong\b"),
+    _kind(
+        "SNNPTNT",
+        "Sở Nông nghiệp và Phát triển nông thôn",
+        "NN",
+        r"\bSo Nong nghiep{AND}Phat trien nong thon\b",
+        r"\bSo NN\s*(?:&|va|-)?\s*PTNT\b",
+        short="Sở NN&PTNT",
+    ),
+    _kind(
+        "SNNMT",
+        "Sở Nông nghiệp và Môi trường",
+        "NNMT",
+        r"\bSo Nong nghiep{AND}Moi truong\b",
+    ),
+    _kind(
+        "STNMT",
+        "Sở Tài nguyên và Môi trường",
+        "TNMT",
+        r"\bSo Tai nguyen{AND}Moi truong\b",
+        r"\bSo TN\s*(?:&|va|-)?\s*MT\b",
+        short="Sở TN&MT",
+    ),
+    _kind("SXD", "Sở Xây dựng", "XD", r"\bSo Xay dung\b"),
+    _kind("SGTVT", "Sở Giao thông vận tải", "GTVT", r"\bSo Giao thong van tai\b", r"\bSo GTVT\b"),
+    _kind(
+        "SKHCN",
+        "Sở Khoa học và Công nghệ",
+        "KHCN",
+        r"\bSo Khoa hoc{AND}Cong nghe\b",
+        r"\bSo KH\s*(?:&|va|-)?\s*CN\b",
+        short="Sở KH&CN",
+    ),
+    _kind("SNGV", "Sở Ngoại vụ", "NGV", r"\bSo Ngoai vu\b"),
+    _kind("BDT", "Ban Dân tộc tỉnh", "BDT", r"\bBan Dan toc(?:\s+tinh)?\b"),
+    _kind("TTT", "Thanh tra tỉnh", "TTT", r"\bThanh tra tinh\b"),
+    _kind("CAT", "Công an tỉnh", "CAT", r"\bCong an tinh\b"),
+    _kind(
+        "BCHQS",
+        "Bộ Chỉ huy Quân sự tỉnh",
+        "QS",
+        r"\bBo Chi huy Quan su(?:\s+tinh)?\b",
+        r"\bBo CHQS(?:\s+tinh)?\b",
+        short="Bộ CHQS tỉnh",
+    ),
+    _kind(
+        "BDBP",
+        "Bộ Chỉ huy Bộ đội Biên phòng tỉnh",
+        "BP",
+        r"\bBo Chi huy Bo doi Bien phong(?:\s+tinh)?\b",
+        r"\bBDBP(?:\s+tinh)?\b",
+    ),
+    _kind("KBNN", "Kho bạc Nhà nước tỉnh", "KB", r"\bKho bac Nha nuoc(?:\s+tinh)?\b"),
+    _kind("CTHUE", "Cục Thuế tỉnh", "THUE", r"\bCuc Thue(?:\s+tinh)?\b"),
+    _kind(
+        "VP-DDBQH-HDND",
+        "Văn phòng Đoàn đại biểu Quốc hội và Hội đồng nhân dân tỉnh",
+        "VPHD",
+        r"\bVan phong Doan (?:DBQH|dai bieu Quoc hoi){AND}{HD}(?:\s+tinh)?\b",
+    ),
+    _kind("VP-TU", "Văn phòng Tỉnh ủy", "VPTU", r"\bVan phong Tinh uy\b"),
+    _kind(
+        "BTGTU",
+        "Ban Tuyên giáo Tỉnh ủy",
+        "TG",
+        r"\bBan Tuyen giao Tinh uy\b",
+        r"\bBan Tuyen giao(?:\s+va\s+Dan van)?\s+Tinh uy\b",
+    ),
+    _kind(
+        "UBMTTQ",
+        "Ủy ban Mặt trận Tổ quốc Việt Nam tỉnh",
+        "MTTQ",
+        r"\b(?:Uy ban )?Mat tran To quoc(?: Viet Nam)?(?:\s+tinh)?\b",
+        r"\bUBMTTQ(?:VN)?(?:\s+tinh)?\b",
+        short="UBMTTQVN tỉnh",
+    ),
+    _kind(
+        "HDTDKT",
+        "Hội đồng Thi đua - Khen thưởng tỉnh",
+        "HDTD",
+        r"\bHoi dong Thi dua\s*-\s*Khen thuong\s+tinh\b",
+    ),
+    _kind("TDOAN", "Tỉnh Đoàn", "TD", r"\bTinh doan\b", r"\bTinh Doan TNCS Ho Chi Minh\b"),
+    _kind("LDLD", "Liên đoàn Lao động tỉnh", "LDLD", r"\bLien doan Lao dong(?:\s+tinh)?\b"),
+    _kind(
+        "HLHPN",
+        "Hội Liên hiệp Phụ nữ tỉnh",
+        "PN",
+        r"\bHoi Lien hiep Phu nu(?:\s+tinh)?\b",
+        r"\bHoi LHPN(?:\s+tinh)?\b",
+    ),
+    _kind("HND", "Hội Nông dân tỉnh", "HND", r"\bHoi Nong dan(?:\s+tinh)?\b"),
+    _kind("HCCB", "Hội Cựu chiến binh tỉnh", "CCB", r"\bHoi Cuu chien binh(?:\s+tinh)?\b"),
+    _kind(
+        "UBND-CAP-HUYEN",
+        "Ủy ban nhân dân các huyện, thị xã, thành phố",
+        "UBH",
+        r"\b{UB}\s+(?:cac|cap)\s+huyen(?:\s*,\s*(?:thi xa|thanh pho|TP\.?|quan))*",
+        r"\b{UB}\s+huyen\s*,\s*thi xa(?:\s*,\s*(?:thanh pho|TP\.?))?",
+        short="UBND cấp huyện",
+    ),
+    _kind(
+        "CAC-SBN",
+        "Các sở, ban, ngành tỉnh",
+        "SBN",
+        r"\b(?:cac\s+)?so\s*,\s*ban\s*,\s*nganh(?:\s*,\s*(?:doan the|dia phuong))*"
+        r"(?:\s+(?:cap\s+)?tinh)?",
+    ),
+    # --- newspapers and broadcasters: the province is part of their name -------------------
+    _kind(
+        "DPTTH",
+        "Đài Phát thanh và Truyền hình",
+        "PTTH",
+        r"\bDai Phat thanh\s*(?:va|&|-|,)?\s*Truyen hinh\b",
+        r"\bDai PT\s*(?:-|&|va)?\s*TH\b",
+        short="Đài PT-TH",
+        scope="media",
+    ),
+    # --- district-level units: the district goes into the code ----------------------------
+    _kind(
+        "VP-HDND-UBND",
+        "Văn phòng Hội đồng nhân dân và Ủy ban nhân dân",
+        "VP",
+        r"\bVan phong\s+{HD}{AND}{UB}",
+        r"\bVan phong\s+{UB}(?=\s+(?:huyen|thi xa|thanh pho|quan)\b)",
+        short="VP HĐND và UBND",
+        scope="district",
+    ),
+    _kind("PNV", "Phòng Nội vụ", "PNV", r"\bPhong Noi vu\b", scope="district"),
+    _kind(
+        "PVHTT",
+        "Phòng Văn hóa và Thông tin",
+        "VHTT",
+        r"\bPhong Van hoa{AND}Thong tin\b",
+        r"\bPhong VH\s*(?:&|va|-)?\s*TT\b",
+        short="Phòng VH&TT",
+        scope="district",
+    ),
+    _kind(
+        "PTCKH",
+        "Phòng Tài chính - Kế hoạch",
+        "TCKH",
+        r"\bPhong Tai chinh{AND}Ke hoach\b",
+        r"\bPhong TC\s*(?:-|&)?\s*KH\b",
+        short="Phòng TC-KH",
+        scope="district",
+    ),
+    _kind(
+        "PGDDT",
+        "Phòng Giáo dục và Đào tạo",
+        "GD",
+        r"\bPhong Giao duc{AND}Dao tao\b",
+        r"\bPhong GD\s*(?:&|va|-)?\s*DT\b",
+        short="Phòng GD&ĐT",
+        scope="district",
+    ),
+    _kind(
+        "PLDTBXH",
+        "Phòng Lao động - Thương binh và Xã hội",
+        "LD",
+        r"\bPhong Lao dong\s*-?\s*Thuong binh{AND}Xa hoi\b",
+        r"\bPhong LD\s*-?\s*TB\s*(?:&|va|-)?\s*XH\b",
+        scope="district",
+    ),
+    _kind(
+        "PTNMT",
+        "Phòng Tài nguyên và Môi trường",
+        "TNMT",
+        r"\bPhong Tai nguyen{AND}Moi truong\b",
+        r"\bPhong TN\s*(?:&|va|-)?\s*MT\b",
+        scope="district",
+    ),
+    _kind(
+        "PKTHT",
+        "Phòng Kinh tế và Hạ tầng",
+        "KTHT",
+        r"\bPhong Kinh te{AND}Ha tang\b",
+        r"\bPhong KT\s*(?:&|va|-)?\s*HT\b",
+        scope="district",
+    ),
+    _kind(
+        "PNNPTNT",
+        "Phòng Nông nghiệp và Phát triển nông thôn",
+        "NN",
+        r"\bPhong Nong nghiep{AND}Phat trien nong thon\b",
+        scope="district",
+    ),
+    _kind("PYT", "Phòng Y tế", "YT", r"\bPhong Y te\b", scope="district"),
+    _kind("PTP", "Phòng Tư pháp", "TP", r"\bPhong Tu phap\b", scope="district"),
+    _kind(
+        "TTVHTT",
+        "Trung tâm Văn hóa, Thông tin và Thể thao",
+        "TTVH",
+        r"\bTrung tam Van hoa\s*[-,]?\s*Thong tin{AND}The thao\b",
+        r"\bTrung tam Van hoa{AND}The thao(?:{AND}Truyen thanh)?\b",
+        r"\bTrung tam VH\s*-?\s*TT\s*(?:-|&|va)?\s*TT\b",
+        scope="district",
+    ),
+    _kind("DTT", "Đài Truyền thanh", "DTT", r"\bDai Truyen thanh\b", scope="district"),
+    _kind(
+        "CA",
+        "Công an",
+        "CA",
+        r"\bCong an(?=\s+(?:huyen|thi xa|thanh pho|quan|cac huyen|cap huyen)\b)",
+        scope="district",
+    ),
+    _kind(
+        "BCHQS",
+        "Ban Chỉ huy Quân sự",
+        "QS",
+        r"\bBan Chi huy Quan su\b",
+        r"\bBan CHQS\b",
+        scope="district",
+    ),
+    _kind(
+        "HDTDKT",
+        "Hội đồng Thi đua - Khen thưởng",
+        "HDTD",
+        r"\bHoi dong Thi dua\s*-\s*Khen thuong(?=\s+(?:huyen|thi xa|thanh pho|quan)\b)",
+        scope="district",
+    ),
+    _kind(
+        "UBND-CAP-XA",
+        "Ủy ban nhân dân các xã, thị trấn",
+        "UBX",
+        r"\b{UB}\s+(?:cac|cap)\s+xa(?:\s*,\s*(?:phuong|thi tran))*",
+        scope="district",
+    ),
+    _kind(
+        "UBND",
+        "Ủy ban nhân dân",
+        "UB",
+        r"\b{UB}(?=\s+(?:huyen|thi xa|thanh pho|TP\.?|quan)\s+(?-i:[A-Z]))",
+        scope="district",
+    ),
+)
+
+# "các đơn vị liên quan", "các cơ quan, đơn vị có liên quan": mentioned, but no unit to track.
+_GENERIC = (
+    re.compile(
+        r"\b(?:cac|nhung)\s+(?:(?:co quan|don vi|so|ban|nganh|dia phuong|doan the|to chuc|"
+        r"ca nhan|phong|hoi|tap the)(?:\s*,\s*|\s+va\s+|\s+))+(?:tinh\s+|huyen\s+)?"
+        r"(?:co\s+)?lien quan\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\bcac\s+(?:co quan|don vi)(?:\s*,\s*(?:co quan|don vi|dia phuong|to chuc))*"
+        r"(?:\s+(?:trong|tren dia ban)\s+tinh)?\b",
+        re.IGNORECASE,
+    ),
+)
+
+# Bare newspaper names: "Báo An Giang", "Báo Nhân Dân" (capitals keep "Báo cáo" out).
+_NEWSPAPER = re.compile(r"\bBao((?:\s+[A-Z][A-Za-z]*)+)")
+_PROPER = r"[A-Z][A-Za-z]*(?:\s+[A-Z][A-Za-z]*)*"
+_DISTRICT_QUALIFIER = re.compile(
+    r"\s+(?:(?P<group>(?i:cac|cap)\s+(?i:huyen)(?:\s*,\s*(?i:thi xa|thanh pho|TP\.?|quan))*)"
+    r"|(?P<word>(?i:huyen|thi xa|thanh pho|quan)|TP\.?)(?:\s+(?P<name>" + _PROPER + r"))?)"
+)
+_PROVINCE_QUALIFIER = re.compile(r"\s+(?i:tinh)\b(?:\s+(?P<name>" + _PROPER + r"))?")
+
+# Words a unit's name starts with, to recognise a unit heading not in the gazetteer.
+UNIT_HEAD_WORDS = re.compile(
+    r"(?:So|Ban|Phong|Van phong|Trung tam|Dai|Bao|Hoi|Cong an|Uy ban|UBND|Bo Chi huy|"
+    r"Ban Chi huy|Thanh tra|Kho bac|Tinh doan|Huyen doan|Thanh doan|Lien doan|Cuc|Chi cuc|"
+    r"Benh vien|Truong|Doan|Ngan hang|Buu dien|Vien|Quy|Hoi dong|Tong cong ty|Cong ty|"
+    r"Lien minh|Mat tran|Tinh uy|Huyen uy|Bo|Vien kiem sat|Toa an)\b"
+)
+
+
+def find_units(text: str, ctx: Context) -> list[UnitMatch]:
+    """Every unit (and generic mention) in ``text``, left to right, never overlapping."""
+    folded = fold(text)
+    found: list[UnitMatch] = []
+    for kind in _KINDS:
+        for pattern in kind.patterns:
+            for match in pattern.finditer(folded):
+                found.append(_resolve(kind, match.start(), match.end(), text, folded, ctx))
+    for pattern in _GENERIC:
+        for match in pattern.finditer(folded):
+            found.append(
+                UnitMatch(match.start(), match.end(), None, text[match.start() : match.end()])
+            )
+    for match in _NEWSPAPER.finditer(folded):
+        found.append(_newspaper(match, text, ctx))
+    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    chosen: list[UnitMatch] = []
+    for m in sorted(found, key=lambda m: (-(m.end - m.start), m.start)):
+        if all(m.end <= c.start or m.start >= c.end for c in chosen):
+            chosen.append(m)
+    return sorted(chosen, key=lambda m: m.start)
+
+
+def _resolve(kind: _Kind, start: int, end: int, text: str, folded: str, ctx: Context) -> UnitMatch:
+    name, short = kind.name, kind.short_name
+    if kind.variant and kind.variant[0].search(folded[start:end]):
+        name, short = kind.variant[1], kind.variant[2]
+    code = kind.code
+    if kind.scope == "province":
+        end = _extend_province(folded, start, end, ctx)
+        return UnitMatch(start, end, Unit(code, name, kind.prefix, short), text[start:end])
+    if kind.scope == "media":
+        q = _PROVINCE_QUALIFIER.match(folded, end)
+        if q:
+            end = q.end()
+            place_folded = q.group("name")
+        else:
+            named = re.match(r"\s+(" + _PROPER + r")", folded[end:])
+            place_folded = named.group(1) if named else None
+            if named:
+                end += named.end()
+        place = (
+            text[end - len(place_folded) : end]
+            if place_folded
+            else (ctx.province if ctx.level == "province" else None)
+        )
+        if place and ctx.province and fold(place) != fold(ctx.province):
+            code = f"{code}-{code_slug(place)}"
+        if place:
+            name, short = f"{name} {place}", f"{short} {place}" if short else None
+        return UnitMatch(start, end, Unit(code, name, kind.prefix, short), text[start:end])
+    # district-level
+    q = _DISTRICT_QUALIFIER.match(folded, end)
+    if q and q.group("group"):
+        end = q.end()
+        unit = Unit(f"{code}-CAP-HUYEN", f"{name} các huyện, thị xã, thành phố", kind.prefix + "H")
+        return UnitMatch(start, end, unit, text[start:end])
+    if q and q.group("name"):
+        end = q.end()
+        word = _level_word(q.group("word"))
+        place = text[q.start("name") : q.end("name")]
+        unit = Unit(
+            f"{code}-{code_slug(place)}",
+            f"{name} {word} {place}",
+            f"{kind.prefix}-{initials(place)}",
+            f"{short} {word} {place}" if short else None,
+        )
+        return UnitMatch(start, end, unit, text[start:end])
+    if q and q.group("word"):
+        end = q.end()
+    if ctx.level == "district" and ctx.district:
+        place = ctx.district
+        unit = Unit(
+            f"{code}-{code_slug(place)}",
+            f"{name} {ctx.district_word} {place}",
+            kind.prefix,
+            f"{short} {ctx.district_word}" if short else None,
+        )
+        return UnitMatch(start, end, unit, text[start:end])
+    # a district-level unit named bare in a provincial plan: the group of all districts
+    unit = Unit(
+        f"{code}-CAP-HUYEN", f"{name} các huyện, thị xã, thành phố", kind.prefix + "H", None
+    )
+    return UnitMatch(start, end, unit, text[start:end])
+
+
+def _extend_province(folded: str, start: int, end: int, ctx: Context) -> int:
+    """Take in a following "tỉnh" and the province's own name: "Sở Tài chính tỉnh An Giang"."""
+    if not folded[start:end].lower().endswith("tinh"):
+        q = re.match(r"\s+(?i:tinh)\b", folded[end:])
+        if q:
+            end += q.end()
+    if ctx.province and folded[start:end].lower().endswith("tinh"):
+        q = re.match(r"\s+" + re.escape(fold(ctx.province)) + r"\b", folded[end:])
+        if q:
+            end += q.end()
+    return end
+
+
+def _level_word(folded_word: str) -> str:
+    word = folded_word.lower().rstrip(".")
+    return {"huyen": "huyện", "thi xa": "thị xã", "thanh pho": "thành phố", "tp": "thành phố"}.get(
+        word, "quận"
+    )
+
+
+def _newspaper(match: re.Match[str], text: str, ctx: Context) -> UnitMatch:
+    start, end = match.start(), match.end()
+    place = text[match.start(1) : match.end(1)].strip()
+    code = "B" + initials(place)
+    return UnitMatch(start, end, Unit(code, f"Báo {place}", code), text[start:end])
+
+
+def unknown_unit(name: str, taken: set[str]) -> Unit:
+    """A unit not in the gazetteer: its code is the initials of its name ("HLHPNT")."""
+    base = initials(name) or "DV"
+    code = base
+    n = 2
+    while code in taken:
+        code = f"{base}{n}"
+        n += 1
+    return Unit(code, name, code, None, known=False)
+
+
+_CONNECTOR = re.compile(r"\s*(?:,|;|\bva\b|&|\bcung\b)\s*", re.IGNORECASE)
+
+
+def leading_units(text: str, ctx: Context, at: int = 0) -> tuple[list[UnitMatch], int]:
+    """The units listed at position ``at`` of ``text`` ("Sở Tài chính, Sở Nội vụ và các đơn vị
+    liên quan"), and where the list ends."""
+    matches = find_units(text, ctx)
+    folded = fold(text)
+    by_start = {m.start: m for m in matches}
+    out: list[UnitMatch] = []
+    pos = at
+    while True:
+        m = by_start.get(_skip_space(folded, pos))
+        if m is None:
+            break
+        out.append(m)
+        pos = m.end
+        sep = _CONNECTOR.match(folded, pos)
+        if sep is None or _skip_space(folded, sep.end()) not in by_start:
+            break
+        pos = sep.end()
+    return out, pos
+
+
+def _skip_space(folded: str, pos: int) -> int:
+    while pos < len(folded) and folded[pos] == " ":
+        pos += 1
+    return pos
