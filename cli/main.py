@@ -36,6 +36,11 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(zalo_app, name="zalo")
 
+# The web site and its accounts: `giaoviec web`, `giaoviec user …`.
+from cli.web_commands import register as register_web_commands  # noqa: E402
+
+register_web_commands(app)
+
 out = Console()
 err = Console(stderr=True)
 

@@ -19,6 +19,7 @@ from models.tables import (
     Plan,
 )
 from notifications.templates import ItemLine, MessageContext, Rendered, render
+from tracking import clock, links
 from tracking.calendar import WorkCalendar
 
 
@@ -99,7 +100,20 @@ def _with_assignment(
         if prereq is not None:
             fields["prerequisite_code"] = prereq.code
             fields["prerequisite_title"] = prereq.title
+    fields["links"] = _links(row, message)
     return _replace(base, fields)
+
+
+def _links(row: Assignment, message: OutboxMessage) -> tuple[tuple[str, str], ...]:
+    """One-click links for what this recipient may do; none without GIAOVIEC_PUBLIC_URL.
+
+    Made when the message is sent, so a link's lifetime counts from the moment it arrives.
+    """
+    base_url = links.link_settings().public_url
+    kinds = links.kinds_for_message(message.kind, message.role, message.is_copy, row.state)
+    if not base_url or not kinds or row.id is None:
+        return ()
+    return links.action_links(row.id, message.contact_id, kinds, base_url, clock.now_utc())
 
 
 def _reason(activity: Activity | None, row: Assignment) -> str | None:

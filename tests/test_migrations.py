@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables)
+import models.web_tables  # noqa: F401
 from tracking import db
 
 

@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+import models.web_tables  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

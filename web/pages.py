@@ -1,0 +1,257 @@
+"""The read pages: overview (with the timeline), the list, one assignment, evidence files."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlmodel import Session, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from models.enums import AssignmentState, Timeliness
+from models.tables import Assignment, Dependency, Plan
+from models.web_tables import User
+from tracking import accounts, clock, store
+from tracking.status import TRANSITIONS, Action
+from web import gantt, labels, views
+from web.app import WebContext, ctx_of, render, require_user
+from web.security import Forbidden
+
+router = APIRouter()
+
+# The order action forms appear in: the unit's own first, then the coordinator's decisions.
+ACTION_ORDER = (
+    Action.SUBMIT,
+    Action.START,
+    Action.BLOCK,
+    Action.UNBLOCK,
+    Action.CONFIRM,
+    Action.RETURN,
+    Action.EXTEND,
+    Action.PAUSE,
+    Action.RESUME,
+    Action.CANCEL,
+)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, plan: Annotated[str | None, Query()] = None) -> Response:
+    ctx = ctx_of(request)
+    today = ctx.today()
+    with ctx.session() as session:
+        user = require_user(request, session)
+        plans = store.list_plans(session)
+        if not plans:
+            return render(request, "empty.html", {"user": user})
+        chosen = _choose_plan(session, plans, plan)
+        items = store.plan_status(session, today, chosen.code)
+        calendar = store.load_calendar(session)
+    counts, total = views.counts(items)
+    root = clock.local_day(chosen.activated_at) if chosen.activated_at else None
+    return render(
+        request,
+        "overview.html",
+        {
+            "user": user,
+            "plans": plans,
+            "plan": chosen,
+            "today": today,
+            "counts": counts,
+            "total": total,
+            "units": views.unit_progress(items),
+            "overdue": views.urgent(items, Timeliness.OVERDUE),
+            "due_soon": views.urgent(items, Timeliness.DUE_SOON),
+            "critical": views.critical_path(items),
+            "countdown": views.countdown(chosen.event_date, today, calendar),
+            "distance": {v.id: views.day_distance(v.due, today, calendar) for v in items},
+            "gantt": gantt.build(items, root, today, chosen.event_date),
+            "gantt_px": {"row": gantt.ROW_HEIGHT, "bar": gantt.BAR_HEIGHT},
+        },
+    )
+
+
+def _choose_plan(session: Session, plans: list[Plan], ref: str | None) -> Plan:
+    if ref:
+        try:
+            return store.get_plan(session, ref)
+        except store.NotFound as exc:
+            raise HTTPException(404) from exc
+    # The newest plan is the one people are working on.
+    return max(plans, key=lambda p: p.loaded_at)
+
+
+@router.get("/assignments", response_class=HTMLResponse)
+def assignment_list(
+    request: Request,
+    plan: Annotated[str | None, Query()] = None,
+    unit: Annotated[str | None, Query()] = None,
+    state: Annotated[str | None, Query()] = None,
+    timeliness: Annotated[str | None, Query()] = None,
+    sort: Annotated[str, Query()] = "code",
+    order: Annotated[str, Query()] = "asc",
+) -> Response:
+    ctx = ctx_of(request)
+    today = ctx.today()
+    query = views.ListQuery(
+        unit=unit or None,
+        state=_enum_or_none(AssignmentState, state),
+        timeliness=_enum_or_none(Timeliness, timeliness),
+        sort=sort if sort in views.SORT_KEYS else "code",
+        descending=order == "desc",
+    )
+    with ctx.session() as session:
+        user = require_user(request, session)
+        plans = store.list_plans(session)
+        if not plans:
+            return render(request, "empty.html", {"user": user})
+        chosen = _choose_plan(session, plans, plan)
+        items = store.plan_status(session, today, chosen.code)
+    units = sorted({(v.lead, v.lead_name) for v in items}, key=lambda u: u[1])
+    shown = views.filter_and_sort(items, query)
+    return render(
+        request,
+        "list.html",
+        {
+            "user": user,
+            "plans": plans,
+            "plan": chosen,
+            "today": today,
+            "items": shown,
+            "total": len(items),
+            "query": query,
+            "units": units,
+            "states": list(AssignmentState),
+            "timelinesses": list(labels.TIMELINESS_ORDER),
+            "sort_keys": views.SORT_LABELS,
+            "sort_link": _sort_links(chosen.code, query),
+        },
+    )
+
+
+E = TypeVar("E", AssignmentState, Timeliness)
+
+
+def _enum_or_none(kind: type[E], value: str | None) -> E | None:
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        return None
+
+
+def _sort_links(plan_code: str, query: views.ListQuery) -> dict[str, str]:
+    """Column header links: a click sorts by the column, a second click reverses it."""
+    from urllib.parse import urlencode
+
+    base: dict[str, str] = {"plan": plan_code}
+    if query.unit:
+        base["unit"] = query.unit
+    if query.state:
+        base["state"] = query.state.value
+    if query.timeliness:
+        base["timeliness"] = query.timeliness.value
+    result = {}
+    for key in views.SORT_KEYS:
+        descending = key == query.sort and not query.descending
+        params = {**base, "sort": key, "order": "desc" if descending else "asc"}
+        result[key] = "/assignments?" + urlencode(params)
+    return result
+
+
+@router.get("/assignments/{assignment_id}", response_class=HTMLResponse)
+def assignment_page(request: Request, assignment_id: int) -> Response:
+    ctx = ctx_of(request)
+    with ctx.session() as session:
+        user = require_user(request, session)
+        row = session.get(Assignment, assignment_id)
+        if row is None:
+            raise HTTPException(404)
+        context = assignment_context(session, ctx, user, row)
+    return render(request, "assignment.html", context)
+
+
+def assignment_context(
+    session: Session, ctx: WebContext, user: User, row: Assignment, **extra: Any
+) -> dict[str, Any]:
+    """Everything the assignment page shows (also used to re-show it with an error)."""
+    assert row.id is not None
+    today = ctx.today()
+    plan = session.get(Plan, row.plan_id)
+    assert plan is not None
+    items = {v.id: v for v in store.plan_status(session, today, plan.code)}
+    view = items[row.id]
+    by_code = {v.code: v for v in items.values()}
+    dependents = [
+        items[d.assignment_id]
+        for d in session.exec(select(Dependency).where(Dependency.prerequisite_id == row.id))
+    ]
+    dependents.sort(key=lambda v: v.code)
+    calendar = store.load_calendar(session)
+    permitted = accounts.allowed_actions(user, row)
+    possible = [a for a in ACTION_ORDER if a in permitted and row.state in TRANSITIONS[a][0]]
+    return {
+        "user": user,
+        "plan": plan,
+        "row": row,
+        "view": view,
+        "today": today,
+        "lead": store.get_department_by_id(session, row.lead_department_id),
+        "cooperating": [store.get_department(session, code) for code in view.cooperating],
+        "prerequisites": [by_code[code] for code in view.prerequisites if code in by_code],
+        "dependents": dependents,
+        "history": store.history(session, row.id),
+        "actions": possible,
+        "primary": _primary(possible),
+        "evidence": [(i, Path(p).name) for i, p in enumerate(row.evidence)],
+        "may_download": accounts.may_download_evidence(session, user, row),
+        "distance": views.day_distance(row.due, today, calendar),
+        "labels": labels,
+        "max_mb": ctx.max_evidence_bytes / 1e6,
+        "error": None,
+        "form": {},
+        **extra,
+    }
+
+
+def _primary(possible: list[Action]) -> Action | None:
+    """The form opened by default: what this person most likely came to do."""
+    for action in (Action.CONFIRM, Action.SUBMIT, Action.UNBLOCK, Action.RESUME):
+        if action in possible:
+            return action
+    return None
+
+
+@router.get("/assignments/{assignment_id}/evidence/{index}")
+def evidence_file(request: Request, assignment_id: int, index: int) -> Response:
+    ctx = ctx_of(request)
+    with ctx.session() as session:
+        user = require_user(request, session)
+        row = session.get(Assignment, assignment_id)
+        if row is None or not 0 <= index < len(row.evidence):
+            raise HTTPException(404)
+        if not accounts.may_download_evidence(session, user, row):
+            raise Forbidden(
+                "Chỉ đơn vị chủ trì, đơn vị phối hợp, Ban Thi đua - Khen thưởng và lãnh đạo "
+                "mới tải được minh chứng của nhiệm vụ này."
+            )
+        relative = row.evidence[index]
+    path = _inside(ctx.home, relative)
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    # Always a download, never shown in the page: an uploaded file must not act as our HTML.
+    return FileResponse(
+        path, media_type=media, filename=path.name, content_disposition_type="attachment"
+    )
+
+
+def _inside(home: Path, relative: str) -> Path:
+    """The stored file, refusing any path that would leave the evidence folder."""
+    root = (home / "evidence").resolve()
+    path = (home / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(404)
+    return path
