@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401  (registers the tables)
+import models.tables
 import models.web_tables  # noqa: F401
 from tracking import db
 

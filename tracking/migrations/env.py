@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+import models.tables
 import models.web_tables  # noqa: F401
 
 target_metadata = SQLModel.metadata
