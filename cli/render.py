@@ -14,6 +14,7 @@ from rich.text import Text
 
 from models.dates import format_vn
 from models.enums import AssignmentState, Timeliness
+from tracking.labels import ACTION_TEXT, FIELD_TEXT
 from tracking.status import STATE_LABELS, TIMELINESS_LABELS
 
 if TYPE_CHECKING:
@@ -39,30 +40,6 @@ STATE_STYLES: dict[AssignmentState, str] = {
     AssignmentState.BLOCKED: "bold red",
     AssignmentState.PAUSED: "grey50",
     AssignmentState.CANCELLED: "grey50 strike",
-}
-
-ACTION_TEXT: dict[str, str] = {
-    "created": "Tạo nhiệm vụ",
-    "plan_updated": "Cập nhật từ tệp kế hoạch",
-    "due_recomputed": "Tính lại thời hạn",
-    "start": "Bắt đầu",
-    "submit": "Báo cáo hoàn thành",
-    "confirm": "Xác nhận hoàn thành",
-    "return": "Trả lại",
-    "block": "Báo vướng mắc",
-    "unblock": "Gỡ vướng mắc",
-    "pause": "Tạm dừng",
-    "resume": "Tiếp tục",
-    "cancel": "Hủy",
-    "extend": "Gia hạn",
-    "evidence_added": "Đính kèm minh chứng",
-    "plan_activated": "Kích hoạt kế hoạch",
-    "event_date_set": "Ấn định ngày diễn ra",
-    "message_sent": "Đã gửi tin",
-    "message_pending": "Gửi tin chưa được, sẽ gửi lại",
-    "message_failed": "Gửi tin thất bại",
-    "message_unknown": "Không rõ kết quả gửi tin",
-    "message_cancelled": "Bỏ tin không còn cần gửi",
 }
 
 
@@ -203,19 +180,6 @@ def assignment_panel(
     return Group(
         Panel(info, title=f"[bold]{row.code}[/] · #{row.id}", expand=True), history_table(events)
     )
-
-
-FIELD_TEXT: dict[str, str] = {
-    "state": "Trạng thái",
-    "due": "Thời hạn",
-    "event_date": "Ngày diễn ra",
-    "evidence": "Minh chứng",
-    "title": "Tên nhiệm vụ",
-    "detail": "Nội dung",
-    "lead_department_id": "Đơn vị chủ trì",
-    "working": "Ngày làm việc",
-    "outbox": "Tin số",
-}
 
 
 def _value_text(value: str | None) -> str:

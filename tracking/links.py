@@ -32,6 +32,7 @@ from models.enums import AssignmentState, ReminderKind
 from models.tables import Assignment, Contact, Department
 from models.web_tables import UsedLink
 from tracking.accounts import UNIT_ACTIONS
+from tracking.labels import ACTION_BUTTONS
 from tracking.settings import get_settings
 from tracking.status import Action
 
@@ -56,18 +57,7 @@ _SALT = "giaoviec.action-link.v1"  # a session cookie can never pass for a link,
 SECRET_FILE = "secret_key"
 _USED = "Liên kết này đã được sử dụng. Mỗi liên kết chỉ dùng được một lần."
 
-LINK_LABELS: dict[Action, str] = {
-    Action.START: "Bắt đầu thực hiện",
-    Action.SUBMIT: "Báo cáo hoàn thành",
-    Action.BLOCK: "Báo vướng mắc",
-    Action.UNBLOCK: "Gỡ vướng mắc",
-    Action.CONFIRM: "Xác nhận hoàn thành",
-    Action.RETURN: "Trả lại",
-    Action.EXTEND: "Gia hạn",
-    Action.PAUSE: "Tạm dừng",
-    Action.RESUME: "Tiếp tục",
-    Action.CANCEL: "Hủy nhiệm vụ",
-}
+LINK_LABELS = ACTION_BUTTONS  # a link is the same action as the page's button
 
 
 class LinkSettings(BaseSettings):

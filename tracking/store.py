@@ -546,7 +546,7 @@ class ActionRequest:
     expected_version: int | None = None  # the version the user saw, if known
 
 
-_NEEDS_REASON = frozenset({Action.RETURN, Action.BLOCK, Action.CANCEL, Action.PAUSE, Action.EXTEND})
+NEEDS_REASON = frozenset({Action.RETURN, Action.BLOCK, Action.CANCEL, Action.PAUSE, Action.EXTEND})
 
 
 def act(
@@ -564,7 +564,7 @@ def act(
     """
     row = get_assignment(session, ref)
     action = request.action
-    if action in _NEEDS_REASON and not (request.reason or "").strip():
+    if action in NEEDS_REASON and not (request.reason or "").strip():
         raise InvalidAction(f"Cần ghi lý do khi {ACTION_LABELS[action]} (--reason).")
     if request.expected_version is not None and request.expected_version != row.version:
         raise ConcurrentUpdate(row.code)

@@ -1,6 +1,6 @@
 """Vietnamese words and colour classes the pages use.
 
-The history wording mirrors ``cli.render`` (the web may not import ``cli``); the colours are
+The history wording is shared with the terminal (``tracking.labels``); the colours are
 the Government Office's: green done on time, blue open in time, orange done late or due soon,
 red overdue, grey not started or without a deadline.
 """
@@ -12,7 +12,13 @@ import datetime as dt
 from models.dates import format_vn
 from models.enums import AssignmentState, Timeliness
 from tracking.clock import VN_TZ
+
+# Re-exported: the templates read them as labels.ACTION_BUTTONS and so on.
+from tracking.labels import ACTION_BUTTONS as ACTION_BUTTONS
+from tracking.labels import ACTION_TEXT as ACTION_TEXT
+from tracking.labels import FIELD_TEXT as FIELD_TEXT
 from tracking.status import STATE_LABELS, TIMELINESS_LABELS, Action
+from tracking.store import NEEDS_REASON as NEEDS_REASON  # what needs a reason: the store's rule
 
 # Severity order, worst first: the order of the counters and of "sort by timeliness".
 TIMELINESS_ORDER: tuple[Timeliness, ...] = (
@@ -43,22 +49,9 @@ STATE_CLASS: dict[AssignmentState, str] = {
     AssignmentState.CANCELLED: "s-grey s-strike",
 }
 
-# Button wording, in the imperative a user clicks.
-ACTION_BUTTONS: dict[Action, str] = {
-    Action.START: "Bắt đầu thực hiện",
-    Action.SUBMIT: "Báo cáo hoàn thành",
-    Action.BLOCK: "Báo vướng mắc",
-    Action.UNBLOCK: "Gỡ vướng mắc",
-    Action.CONFIRM: "Xác nhận hoàn thành",
-    Action.RETURN: "Trả lại",
-    Action.EXTEND: "Gia hạn",
-    Action.PAUSE: "Tạm dừng",
-    Action.RESUME: "Tiếp tục",
-    Action.CANCEL: "Hủy nhiệm vụ",
-}
 
 # What each action asks for: a reason (required), a new date, evidence files.
-NEEDS_REASON = frozenset({Action.RETURN, Action.BLOCK, Action.CANCEL, Action.PAUSE, Action.EXTEND})
+
 REASON_LABELS: dict[Action, str] = {
     Action.RETURN: "Lý do trả lại",
     Action.BLOCK: "Nội dung vướng mắc",
@@ -67,41 +60,6 @@ REASON_LABELS: dict[Action, str] = {
     Action.EXTEND: "Lý do gia hạn",
 }
 
-ACTION_TEXT: dict[str, str] = {
-    "created": "Tạo nhiệm vụ",
-    "plan_updated": "Cập nhật từ tệp kế hoạch",
-    "due_recomputed": "Tính lại thời hạn",
-    "start": "Bắt đầu",
-    "submit": "Báo cáo hoàn thành",
-    "confirm": "Xác nhận hoàn thành",
-    "return": "Trả lại",
-    "block": "Báo vướng mắc",
-    "unblock": "Gỡ vướng mắc",
-    "pause": "Tạm dừng",
-    "resume": "Tiếp tục",
-    "cancel": "Hủy",
-    "extend": "Gia hạn",
-    "evidence_added": "Đính kèm minh chứng",
-    "plan_activated": "Kích hoạt kế hoạch",
-    "event_date_set": "Ấn định ngày diễn ra",
-    "message_sent": "Đã gửi tin",
-    "message_pending": "Gửi tin chưa được, sẽ gửi lại",
-    "message_failed": "Gửi tin thất bại",
-    "message_unknown": "Không rõ kết quả gửi tin",
-    "message_cancelled": "Bỏ tin không còn cần gửi",
-}
-
-FIELD_TEXT: dict[str, str] = {
-    "state": "Trạng thái",
-    "due": "Thời hạn",
-    "event_date": "Ngày diễn ra",
-    "evidence": "Minh chứng",
-    "title": "Tên nhiệm vụ",
-    "detail": "Nội dung",
-    "lead_department_id": "Đơn vị chủ trì",
-    "working": "Ngày làm việc",
-    "outbox": "Tin số",
-}
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
