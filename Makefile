@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine (see README):
-#   make run    install into .venv, create the database, load the An Giang plan, show it
+#   make run    install into .venv, create the database, load the An Giang plan, serve the schedules
 #   make test   install into .venv with the test tools, run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,7 +18,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/giaoviec init
-	$(BIN)/giaoviec status
+	$(BIN)/giaoviec serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

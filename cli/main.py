@@ -41,6 +41,13 @@ from cli.web_commands import register as register_web_commands  # noqa: E402
 
 register_web_commands(app)
 
+# The schedules (Prefect): `giaoviec serve`, `giaoviec run-flow …`. Prefect is imported only
+# inside these commands.
+from cli import flow_commands  # noqa: E402
+
+app.command("serve")(flow_commands.serve)
+app.add_typer(flow_commands.run_flow_app, name="run-flow")
+
 out = Console()
 err = Console(stderr=True)
 

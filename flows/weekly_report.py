@@ -1,0 +1,73 @@
+"""The weekly report: on Monday morning each live plan's coordinator contacts get the weekly
+summary by email, with the Excel status report attached (``tracking.reports``), or as .eml
+files when no SMTP server is configured. The Prefect UI gets the table per unit and the
+overdue list (artifact ``bao-cao-tuan-<plan>``).
+
+Nothing is written to the database: the report is read-only, and the .eml file names depend
+only on the day, plan and recipient, so a second run rewrites the same files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from models.dates import format_vn
+from tasks.database import weekly_reports_task
+from tasks.reporting import artifact_key, weekly_markdown
+from tasks.sending import SendResult, send_weekly_report_task
+from tracking import clock
+
+REPORT_KEY_PREFIX = "bao-cao-tuan"
+
+
+class WeeklyReportNotDelivered(RuntimeError):
+    """Some coordinator could not be reached; the flow run ends Failed, after trying all."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeeklySummary:
+    day: dt.date
+    sent: int
+    failed: tuple[str, ...]  # "email: reason" of the recipients not reached
+    message: str
+
+
+@flow(
+    name="weekly-report",
+    description="Báo cáo tuần gửi đơn vị điều phối: tiến độ theo đơn vị và các nhiệm vụ quá hạn.",
+)
+def weekly_report(today: dt.date | None = None) -> WeeklySummary:
+    logger = get_run_logger()
+    day = clock.today(today)
+    sent = 0
+    failed: list[str] = []
+    for report in weekly_reports_task(day):
+        code = report.progress.plan_code
+        if not report.recipients:
+            logger.warning("Kế hoạch %s chưa có người nhận của đơn vị điều phối có email.", code)
+            failed.append(f"{code}: không có người nhận")
+        for recipient in report.recipients:
+            state = send_weekly_report_task(report.email, recipient, day, code, return_state=True)
+            if state.is_completed():
+                result: SendResult = state.result()
+                if result.sent:
+                    sent += 1
+                    continue
+                failed.append(f"{recipient.email}: {result.detail}")
+            else:
+                failed.append(f"{recipient.email}: {state.message or state.name}")
+        create_markdown_artifact(
+            weekly_markdown(report),
+            key=artifact_key(REPORT_KEY_PREFIX, code),
+            description=f"Báo cáo tuần {format_vn(day)} — {report.progress.plan_title}",
+        )
+    message = f"Báo cáo tuần {format_vn(day)}: đã gửi {sent} thư."
+    if failed:
+        message += f" Không gửi được: {'; '.join(failed)}."
+        raise WeeklyReportNotDelivered(message)
+    logger.info(message)
+    return WeeklySummary(day, sent, tuple(failed), message)
