@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import json
 import os
 import signal
@@ -25,39 +24,22 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-out = Console()
-err = Console(stderr=True)
+from cli.common import TodayOpt, err, fail, out
+from cli.common import option_date as _date
 
-EXIT_USAGE = 2
 DEFAULT_PORT = 4200  # Prefect's usual port, when it is free
 STARTUP_TIMEOUT = 180.0  # the first start migrates a fresh database (~20 s on a slow disk)
 STOP_TIMEOUT = 20.0
 STATE_FILE = "embedded-server.json"
 
-TodayOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--today",
-        envvar="GIAOVIEC_TODAY",
-        help="Coi hôm nay là ngày này (để chạy lại kế hoạch).",
-        show_default=False,
-    ),
-]
-
 run_flow_app = typer.Typer(
     help="Chạy một luồng công việc (Prefect) một lần, ngay trong tiến trình này.",
     no_args_is_help=True,
 )
-
-
-def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]Lỗi:[/] {message}", highlight=False)
-    raise typer.Exit(EXIT_USAGE)
 
 
 # --- the embedded Prefect server --------------------------------------------------------
@@ -365,17 +347,6 @@ def _prepare_prefect() -> None:
         os.environ.setdefault("PREFECT_HOME", str(home))
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-
-def _date(value: str | None) -> dt.date | None:
-    from models.dates import parse_date
-
-    if not value:
-        return None
-    try:
-        return parse_date(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
 
 
 def _run(flow_call: Any) -> Any:

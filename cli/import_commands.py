@@ -10,24 +10,19 @@ import getpass
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cli.common import err, fail, out
+
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from tracking.importer import Imported
 
-out = Console()
-err = Console(stderr=True)
-EXIT_USAGE = 2
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]Lỗi:[/] {message}", highlight=False)
-    raise typer.Exit(EXIT_USAGE)
 
 
 def plan_import(

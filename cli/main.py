@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
-from models.dates import format_vn, parse_date
+from cli.common import EXIT_USAGE, TodayOpt, err, fail, out
+from cli.common import option_date as _date
+from cli.common import today_of as _today
+from models.dates import format_vn
 from tracking.status import IllegalTransition
 
 app = typer.Typer(
@@ -48,49 +50,16 @@ from cli import flow_commands  # noqa: E402
 app.command("serve")(flow_commands.serve)
 app.add_typer(flow_commands.run_flow_app, name="run-flow")
 
-out = Console()
-err = Console(stderr=True)
-
 BUILTIN_PLAN = "an-giang-2024-hoi-nghi-thi-dua.yaml"
-EXIT_USAGE = 2
 
 T = TypeVar("T")
 
 
-def _date(value: str | None) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return parse_date(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-
-
-TodayOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--today",
-        envvar="GIAOVIEC_TODAY",
-        help="Coi hôm nay là ngày này (để chạy lại kế hoạch).",
-        show_default=False,
-    ),
-]
 PlanOpt = Annotated[str | None, typer.Option("--plan", help="Mã kế hoạch.")]
 ByOpt = Annotated[str | None, typer.Option("--by", envvar="GIAOVIEC_USER", help="Người thực hiện.")]
 NoteOpt = Annotated[str | None, typer.Option("--note", help="Ghi chú.")]
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Lý do.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="In dạng JSON.")]
-
-
-def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]Lỗi:[/] {message}", highlight=False)
-    raise typer.Exit(EXIT_USAGE)
-
-
-def _today(value: str | None) -> dt.date:
-    from tracking import clock
-
-    return clock.today(_date(value))
 
 
 def _actor(by: str | None) -> str:

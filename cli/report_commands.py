@@ -13,16 +13,8 @@ from typing import Annotated
 
 import typer
 
-# The same options as cli.main's (kept here so registering needs no import of cli.main).
-TodayOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--today",
-        envvar="GIAOVIEC_TODAY",
-        help="Coi hôm nay là ngày này (để chạy lại kế hoạch).",
-        show_default=False,
-    ),
-]
+from cli.common import TodayOpt
+
 PlanOpt = Annotated[
     str | None, typer.Option("--plan", help="Mã kế hoạch (có thể bỏ khi chỉ có một kế hoạch).")
 ]
@@ -56,7 +48,9 @@ DepartmentOpt = Annotated[
 
 def report(xlsx: XlsxOpt = None, plan: PlanOpt = None, today: TodayOpt = None) -> None:
     """Báo cáo tình hình thực hiện kế hoạch gửi cấp trên (tệp Excel)."""
-    from cli.main import _session, _today, fail, out
+    from cli.common import fail, out
+    from cli.common import today_of as _today
+    from cli.main import _session
     from models.dates import format_vn
     from models.enums import Timeliness
 
@@ -92,7 +86,8 @@ def calendar_export(
     """Xuất thời hạn các nhiệm vụ và ngày diễn ra ra tệp lịch (.ics) để đưa vào lịch riêng."""
     import sys
 
-    from cli.main import _session, fail, out
+    from cli.common import fail, out
+    from cli.main import _session
 
     if output is None:
         fail("Hãy chỉ rõ tệp lịch: -o TỆP.ics (hoặc -o - để in ra màn hình)")

@@ -49,7 +49,8 @@ def user_add(
     name: Annotated[str | None, typer.Option("--name", help="Họ tên hiển thị.")] = None,
 ) -> None:
     """Tạo tài khoản; mật khẩu được hỏi (hoặc đọc một dòng từ đầu vào chuẩn)."""
-    from cli.main import _session, fail, out
+    from cli.common import fail, out
+    from cli.main import _session
     from models.web_tables import UserRole
     from tracking import accounts
 
@@ -68,7 +69,8 @@ def user_add(
 @user_app.command("passwd")
 def user_passwd(username: Annotated[str, typer.Argument(help="Tên đăng nhập.")]) -> None:
     """Đặt mật khẩu mới; các phiên đăng nhập cũ hết hiệu lực."""
-    from cli.main import _session, out
+    from cli.common import out
+    from cli.main import _session
     from tracking import accounts
 
     password = _read_password()
@@ -83,7 +85,8 @@ def user_disable(
     enable: Annotated[bool, typer.Option("--enable", help="Mở lại tài khoản.")] = False,
 ) -> None:
     """Khóa tài khoản (hoặc mở lại với --enable)."""
-    from cli.main import _session, out
+    from cli.common import out
+    from cli.main import _session
     from tracking import accounts
 
     with _session() as session:
@@ -96,7 +99,8 @@ def user_list() -> None:
     """Danh sách tài khoản."""
     from rich.table import Table
 
-    from cli.main import _session, out
+    from cli.common import out
+    from cli.main import _session
     from models.tables import Department
     from tracking import accounts
 
@@ -130,7 +134,8 @@ def web(
     import uvicorn
     from sqlalchemy import inspect
 
-    from cli.main import _date, fail, out
+    from cli.common import fail, out
+    from cli.common import option_date as _date
     from tracking import clock, db
     from web.app import RedactLinkTokens, create_app
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from models.numbering import roman
 from tracking.importer.text import Line, clean
 
 SUPPORTED = (".txt", ".docx")
@@ -127,32 +128,6 @@ def _paragraph_text(p: Any) -> str:
     return "".join(out)
 
 
-_ROMAN = [
-    (1000, "M"),
-    (900, "CM"),
-    (500, "D"),
-    (400, "CD"),
-    (100, "C"),
-    (90, "XC"),
-    (50, "L"),
-    (40, "XL"),
-    (10, "X"),
-    (9, "IX"),
-    (5, "V"),
-    (4, "IV"),
-    (1, "I"),
-]
-
-
-def _roman(value: int) -> str:
-    out = ""
-    for amount, letters in _ROMAN:
-        while value >= amount:
-            out += letters
-            value -= amount
-    return out
-
-
 def _letter(value: int) -> str:
     letters = "abcdefghijklmnopqrstuvwxyz"
     return letters[(value - 1) % 26] * ((value - 1) // 26 + 1)
@@ -164,9 +139,9 @@ def _format(value: int, fmt: str) -> str:
     if fmt == "upperLetter":
         return _letter(value).upper()
     if fmt == "lowerRoman":
-        return _roman(value).lower()
+        return roman(value).lower()
     if fmt == "upperRoman":
-        return _roman(value)
+        return roman(value)
     return str(value)
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from models.dates import format_vn
 from models.enums import AssignmentState, Timeliness
+from models.numbering import roman as roman
 from models.tables import Assignment, Department, Plan
 from tracking import store
 from tracking.calendar import WorkCalendar
@@ -51,33 +52,6 @@ COLUMNS: tuple[str, ...] = (
 TRACKED_LABEL = "Tổng số nhiệm vụ được theo dõi"
 LEAD_GROUP = "Nhiệm vụ chủ trì"
 COOPERATING_GROUP = "Nhiệm vụ phối hợp"
-
-_ROMAN = (
-    (1000, "M"),
-    (900, "CM"),
-    (500, "D"),
-    (400, "CD"),
-    (100, "C"),
-    (90, "XC"),
-    (50, "L"),
-    (40, "XL"),
-    (10, "X"),
-    (9, "IX"),
-    (5, "V"),
-    (4, "IV"),
-    (1, "I"),
-)
-
-
-def roman(number: int) -> str:
-    """I, II, III…: how Vietnamese reports number the groups of a table."""
-    if number < 1:
-        raise ValueError("roman numerals start at 1")
-    parts: list[str] = []
-    for value, letters in _ROMAN:
-        count, number = divmod(number, value)
-        parts.append(letters * count)
-    return "".join(parts)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,50 @@
+"""What every group of commands shares: the consoles, the exit code for user errors, the
+`--today` option and date parsing. Its own module so command modules need not import
+``cli.main`` (which imports them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from models.dates import parse_date
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_USAGE = 2  # a user error: bad input, unknown id, refused action
+
+TodayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        envvar="GIAOVIEC_TODAY",
+        help="Coi hôm nay là ngày này (để chạy lại kế hoạch).",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]Lỗi:[/] {message}", highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def option_date(value: str | None) -> dt.date | None:
+    """A date option (15/03/2024 or 2024-03-15), or None when it was not given."""
+    if not value:
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def today_of(value: str | None) -> dt.date:
+    """``--today`` if given, else GIAOVIEC_TODAY, else today in Vietnam."""
+    from tracking import clock
+
+    return clock.today(option_date(value))
