@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from cli import common as cli_common
 from cli import main as cli_main
 from cli.report_commands import calendar_export, report
 from models.enums import AssignmentState, Timeliness
@@ -72,7 +73,7 @@ reports_app.add_typer(_calendar_app, name="calendar")
 
 
 def run(app: typer.Typer, *args: str) -> tuple[int, str, str, bytes]:
-    cli_main.out.width = 200
+    cli_common.out.width = 200
     result = runner.invoke(app, list(args))
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
