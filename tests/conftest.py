@@ -38,6 +38,21 @@ TABLES = [
 ]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        default=False,
+        help="run the long reliability variants (many more kills, clients and fuzz cases)",
+    )
+
+
+@pytest.fixture(scope="session")
+def soak(request: pytest.FixtureRequest) -> bool:
+    """True under ``--soak``: reliability tests scale their loops up (CI runs without it)."""
+    return bool(request.config.getoption("--soak"))
+
+
 def drop_everything(engine: Engine) -> None:
     meta = MetaData()
     meta.reflect(engine)
