@@ -123,6 +123,9 @@ class Plan(SQLModel, table=True):
     reminder_policy: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )
+    # The calendar (``WorkCalendar.basis``) the due dates were last resolved under: the daily
+    # sweep resolves a plan again only when the calendar changed since.
+    deadlines_basis: str | None = Field(default=None, max_length=64)
 
 
 class Assignment(SQLModel, table=True):

@@ -10,7 +10,8 @@ import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from models.tables import Plan
 from notifications.delivery import DeliveryReport, deliver
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from tracking.settings import Settings
 
 SWEEP_ACTOR = "giaoviec"
+# Plans resolved per transaction: few commits, yet memory stays flat at any number of plans.
+_PLANS_PER_COMMIT = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,15 +36,31 @@ class SweepResult:
     delivery: DeliveryReport | None
 
 
-def recompute_all(engine: Engine) -> int:
-    """Resolve every plan's deadlines again (calendar overrides may have changed)."""
+def recompute_all(engine: Engine, *, force: bool = False) -> int:
+    """Resolve deadlines again where the calendar changed since they were resolved.
+
+    Every change of a plan's own inputs (its file, event date, an extension, an override
+    entered through giaoviec) resolves its deadlines at once; what can change behind its back
+    is the calendar (a new ``holidays`` release, an override written by another tool), which
+    ``WorkCalendar.basis`` captures. ``force`` resolves every plan regardless. One commit per
+    plan keeps memory flat, and a crash leaves the rest for the next run.
+    """
     with Session(engine, expire_on_commit=False) as session:
         calendar = store.load_calendar(session)
-        moved = sum(
-            store.recompute_deadlines(session, plan, calendar, SWEEP_ACTOR)
-            for plan in session.exec(select(Plan))
-        )
-        session.commit()
+        basis = calendar.basis()
+        query = select(Plan).order_by(col(Plan.id))
+        if not force:
+            stale = or_(col(Plan.deadlines_basis).is_(None), col(Plan.deadlines_basis) != basis)
+            query = query.where(stale)
+        plan_ids = [p.id for p in session.exec(query)]
+        session.expunge_all()
+        moved = 0
+        for start in range(0, len(plan_ids), _PLANS_PER_COMMIT):
+            chunk = plan_ids[start : start + _PLANS_PER_COMMIT]
+            plans = list(session.exec(select(Plan).where(col(Plan.id).in_(chunk))))
+            moved += store.recompute_plans(session, plans, calendar, SWEEP_ACTOR)
+            session.commit()
+            session.expunge_all()
     return moved
 
 

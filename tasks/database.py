@@ -28,6 +28,7 @@ from tasks.reporting import (
     Recipient,
     WeeklyReport,
     overdue_items,
+    progress_rows,
     unit_progress,
 )
 from tracking import db, reminders, store
@@ -80,15 +81,7 @@ def activate_plan_task(plan: str, day: dt.date, actor: str = SYSTEM_ACTOR) -> Ac
 def progress_rows_task(day: dt.date) -> list[PlanProgress]:
     """Every plan's counts per lead unit, in the Government Office's split, as of ``day``."""
     with Session(db.default_engine()) as session:
-        return [
-            PlanProgress(
-                plan.code,
-                plan.title,
-                day,
-                unit_progress(store.plan_status(session, day, plan.code)),
-            )
-            for plan in store.list_plans(session)
-        ]
+        return progress_rows(session, day)
 
 
 @task(name="weekly-reports", cache_policy=NO_CACHE)

@@ -13,8 +13,12 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
+from sqlmodel import Session, select
+
 from models.dates import format_vn
 from models.enums import Timeliness
+from models.tables import Plan
+from tracking import progress, store
 from tracking.calendar import WorkCalendar
 from tracking.status import TIMELINESS_LABELS
 from tracking.store import AssignmentView
@@ -110,6 +114,22 @@ def unit_progress(views: Iterable[AssignmentView]) -> tuple[UnitProgress, ...]:
         if view.timeliness is not None:
             unit[view.timeliness] = unit.get(view.timeliness, 0) + 1
     return tuple(UnitProgress(code, names[code], counts[code]) for code in names)
+
+
+def progress_rows(session: Session, day: dt.date) -> list[PlanProgress]:
+    """Every plan's counts per lead unit as of ``day``, counted by the database at once."""
+    calendar = store.load_calendar(session)
+    counted = progress.unit_counts(session, day, calendar)
+    plans = session.connection().execute(select(Plan.id, Plan.code, Plan.title).order_by(Plan.code))
+    return [
+        PlanProgress(
+            code,
+            title,
+            day,
+            tuple(UnitProgress(u.code, u.name, u.counts) for u in counted.get(plan_id, [])),
+        )
+        for plan_id, code, title in plans
+    ]
 
 
 def totals(units: Iterable[UnitProgress]) -> dict[Timeliness, int]:

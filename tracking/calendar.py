@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
+import hashlib
 import threading
 import types
 from dataclasses import dataclass
@@ -41,6 +42,10 @@ SATURDAY_NAME = "Thứ Bảy"
 SUNDAY_NAME = "Chủ nhật"
 # An operator-declared day off without a reason is almost always a swapped day.
 OVERRIDE_OFF_NAME = "Nghỉ bù"
+
+# Bump when this module's rules change which days are working days: stored deadlines then
+# count as resolved under another calendar and the next sweep resolves them again.
+CALENDAR_RULES_VERSION = "1"
 
 # Fewest working days a year has on the official calendar (~245 in practice); used only
 # to guess how many years to load at once, so a low value merely costs another round.
@@ -78,6 +83,13 @@ def _as_date(value: dt.date) -> dt.date:
             "WorkCalendar takes dates, not datetimes; convert with tracking.clock.local_day() first"
         )
     return value
+
+
+@functools.cache
+def _holidays_release() -> str:
+    from importlib.metadata import version
+
+    return version("holidays")
 
 
 @functools.cache
@@ -122,6 +134,19 @@ class WorkCalendar:
             self._override_names[day] = name
         self._span: _Span | None = None
         self._lock = threading.Lock()
+
+    def basis(self) -> str:
+        """A digest of everything that decides working days: these rules, the ``holidays``
+        release (its data for a year never changes within a release) and the overrides.
+
+        Deadlines resolved under one basis are still right while the basis is unchanged, so
+        the daily sweep resolves again only the plans stored under another one.
+        """
+        parts = [CALENDAR_RULES_VERSION, _holidays_release()]
+        parts.extend(
+            f"{day.isoformat()}={int(working)}" for day, working in sorted(self._overrides.items())
+        )
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     # ---- single days -------------------------------------------------------------
 

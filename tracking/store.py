@@ -377,9 +377,38 @@ def _cancel_missing(
 
 def recompute_deadlines(session: Session, plan: Plan, calendar: WorkCalendar, actor: str) -> int:
     """Resolve every deadline rule of ``plan`` again; returns how many due dates moved."""
-    rows = list(session.exec(select(Assignment).where(Assignment.plan_id == plan.id)))
+    return recompute_plans(session, [plan], calendar, actor)
+
+
+def recompute_plans(
+    session: Session, plans: Sequence[Plan], calendar: WorkCalendar, actor: str
+) -> int:
+    """``recompute_deadlines`` for several plans with two queries in all, not two per plan."""
+    by_plan: dict[int, list[Assignment]] = {p.id: [] for p in plans if p.id is not None}
+    if not by_plan:
+        return 0
+    query = select(Assignment).where(col(Assignment.plan_id).in_(list(by_plan)))
+    for row in session.exec(query):
+        by_plan[row.plan_id].append(row)
+    prerequisites = _prerequisites_of_plans(session, list(by_plan))
+    moved = 0
+    for plan in plans:
+        rows = by_plan.get(plan.id or 0, [])
+        moved += _resolve_plan(session, plan, rows, prerequisites, calendar, actor)
+        plan.deadlines_basis = calendar.basis()
+    return moved
+
+
+def _resolve_plan(
+    session: Session,
+    plan: Plan,
+    rows: list[Assignment],
+    all_prerequisites: dict[int, set[int]],
+    calendar: WorkCalendar,
+    actor: str,
+) -> int:
     by_id = {r.id: r for r in rows if r.id is not None}
-    prerequisites = _prerequisite_map(session, by_id)
+    prerequisites = {key: all_prerequisites.get(key, set()) for key in by_id}
     order = schedule.topological_order(list(by_id), prerequisites)
     rules = {i: _rule_of(r) for i, r in by_id.items()}
     fixed = {i: r.due for i, r in by_id.items() if r.extended_at is not None and r.due}
@@ -406,6 +435,19 @@ def recompute_deadlines(session: Session, plan: Plan, calendar: WorkCalendar, ac
             row.version += 1
             moved += 1
     return moved
+
+
+def _prerequisites_of_plans(session: Session, plan_ids: list[int]) -> dict[int, set[int]]:
+    # Plain (assignment, prerequisite) pairs: no ORM objects for a table this size.
+    query = (
+        select(Dependency.assignment_id, Dependency.prerequisite_id)
+        .join(Assignment, col(Assignment.id) == col(Dependency.assignment_id))
+        .where(col(Assignment.plan_id).in_(plan_ids))
+    )
+    result: dict[int, set[int]] = {}
+    for assignment_id, prerequisite_id in session.execute(query):
+        result.setdefault(assignment_id, set()).add(prerequisite_id)
+    return result
 
 
 def _rule_of(row: Assignment) -> schedule.Rule[int]:
