@@ -21,7 +21,6 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.enums import AssignmentState, Channel, DeliveryStatus, ReminderKind
-from models.planfile import ReminderPolicySpec
 from models.tables import (
     Activity,
     Assignment,
@@ -35,6 +34,7 @@ from tracking import clock
 from tracking.status import Action
 
 if TYPE_CHECKING:
+    from models.planfile import ReminderPolicySpec
     from tracking.calendar import WorkCalendar
     from tracking.settings import Settings
 
@@ -61,6 +61,8 @@ class Policy:
 
     @classmethod
     def of(cls, plan: Plan) -> Policy:
+        from models.planfile import ReminderPolicySpec  # only commands that remind need it
+
         return cls.of_spec(ReminderPolicySpec.model_validate(plan.reminder_policy or {}))
 
     @classmethod

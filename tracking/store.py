@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from sqlalchemy import delete, func, update
@@ -25,7 +25,6 @@ from models.enums import (
     DeliveryStatus,
     Timeliness,
 )
-from models.planfile import AssignmentSpec, ContactSpec, PlanFile
 from models.tables import (
     Activity,
     Assignment,
@@ -39,9 +38,14 @@ from models.tables import (
 )
 from tracking import clock, reminders, schedule
 from tracking.calendar import WorkCalendar
-from tracking.planio import CheckedPlan
 from tracking.settings import get_settings
 from tracking.status import ACTION_LABELS, Action, next_state, timeliness
+
+if TYPE_CHECKING:
+    # Plan files are parsed only by the commands that load them: read commands start
+    # faster without YAML and the plan-file models (see bench/startup.py).
+    from models.planfile import AssignmentSpec, ContactSpec, PlanFile
+    from tracking.planio import CheckedPlan
 
 
 class NotFound(LookupError):
@@ -1027,6 +1031,8 @@ def set_contact(
     ).first()
     current = existing.model_dump(include=set(_CONTACT_FIELDS)) if existing else {}
     try:
+        from models.planfile import ContactSpec
+
         checked = ContactSpec.model_validate({"name": name, **current, **changes})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
