@@ -95,6 +95,9 @@ def _builtin_plan() -> Path:
     return Path(str(resources.files("plans").joinpath(BUILTIN_PLAN)))
 
 
+_MAX_PROBLEMS_SHOWN = 50
+
+
 def _check(path: Path) -> Any:
     from tracking.planio import PlanFileError, read_plan_file
 
@@ -104,8 +107,13 @@ def _check(path: Path) -> Any:
         err.print(
             f"[bold red]Tệp kế hoạch không hợp lệ ({len(exc.problems)} lỗi):[/]", highlight=False
         )
-        for problem in exc.problems:
+        # The first ones are enough to start fixing; a file of 100 000 mistakes would
+        # otherwise keep the terminal busy for minutes.
+        shown = exc.problems[:_MAX_PROBLEMS_SHOWN]
+        for problem in shown:
             err.print(f"  {problem}", highlight=False, markup=False)
+        if len(exc.problems) > len(shown):
+            err.print(f"  … và {len(exc.problems) - len(shown)} lỗi khác.", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc
 
 

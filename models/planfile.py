@@ -7,9 +7,10 @@ prerequisite, cycles) are checked by ``tracking.planio`` where line numbers are 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from models.dates import parse_date
 
@@ -21,10 +22,27 @@ def _date_or_text(value: Any) -> Any:
     return value
 
 
+def _no_control_characters(value: str) -> str:
+    # PostgreSQL refuses NUL in text (the load would fail after the checks passed), and other
+    # control characters (ESC…) would reach terminals and messages as they are. Tabs and line
+    # breaks are ordinary text.
+    for char in value:
+        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
+            raise ValueError(f"chứa ký tự điều khiển không được phép (U+{ord(char):04X})")
+    return value
+
+
 PlanDate = Annotated[dt.date, BeforeValidator(_date_or_text)]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-Text = Annotated[str, Field(min_length=1, max_length=1000)]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+Plain = Annotated[str, AfterValidator(_no_control_characters)]
+# Each text's limit is its database column's (models.tables): SQLite stores longer text, but
+# PostgreSQL refuses it, so a longer value must be refused here, with its line.
+Text = Annotated[Plain, Field(min_length=1, max_length=1000)]
+Text500 = Annotated[Plain, Field(min_length=1, max_length=500)]
+Text300 = Annotated[Plain, Field(min_length=1, max_length=300)]
+Text200 = Annotated[Plain, Field(min_length=1, max_length=200)]
+Text100 = Annotated[Plain, Field(min_length=1, max_length=100)]
+Email = Annotated[Plain, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 
 
 class _Strict(BaseModel):
@@ -32,20 +50,20 @@ class _Strict(BaseModel):
 
 
 class ContactSpec(_Strict):
-    name: Text
-    role: Text | None = None
+    name: Text200
+    role: Text200 | None = None
     email: Email | None = None
     zalo_user_id: Annotated[str, Field(pattern=r"^\d{1,32}$")] | None = None
     phone: Annotated[str, Field(pattern=r"^\+?\d{9,15}$")] | None = None
-    apprise_urls: list[Annotated[str, Field(max_length=2000)]] = []
+    apprise_urls: list[Annotated[Plain, Field(max_length=2000)]] = []
     is_head: bool = False
     is_coordinator: bool = False
 
 
 class UnitSpec(_Strict):
     code: Code
-    name: Text
-    short_name: Text | None = None
+    name: Text300
+    short_name: Text100 | None = None
     contacts: list[ContactSpec] = []
 
 
@@ -76,7 +94,7 @@ class DeadlineSpec(_Strict):
 class AssignmentSpec(_Strict):
     code: Code
     title: Text
-    detail: Annotated[str, Field(max_length=10000)] | None = None
+    detail: Annotated[Plain, Field(max_length=10000)] | None = None
     source: Text | None = None
     lead: Code
     cooperating: list[Code] = []
@@ -85,13 +103,14 @@ class AssignmentSpec(_Strict):
 
 
 class EventSpec(_Strict):
-    name: Text
+    name: Text500
     date: PlanDate | None = None
     window_start: PlanDate | None = None
     window_end: PlanDate | None = None
-    window_text: Text | None = None
-    place: Text | None = None
-    delegates: Annotated[int, Field(ge=0)] | None = None
+    window_text: Text200 | None = None
+    place: Text500 | None = None
+    # Bounded: an INTEGER column cannot hold any number YAML can write.
+    delegates: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
 
     @model_validator(mode="after")
     def _window_in_order(self) -> EventSpec:
@@ -102,11 +121,11 @@ class EventSpec(_Strict):
 
 class PlanSpec(_Strict):
     code: Code
-    number: Text | None = None
-    title: Text
-    issuer: Text
+    number: Text100 | None = None
+    title: Text500
+    issuer: Text300
     issued_date: PlanDate | None = None
-    issued_place: Text | None = None
+    issued_place: Text100 | None = None
     legal_bases: list[Text] = []
     coordinator: Code
     event: EventSpec

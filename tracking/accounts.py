@@ -145,7 +145,12 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     An unknown name still costs one argon2 verification, so the answer time does not tell
     which names exist.
     """
-    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    # PostgreSQL refuses NUL in a query parameter; no account name can hold one anyway.
+    user = (
+        None
+        if "\x00" in username
+        else session.exec(select(User).where(User.username == username.strip().lower())).first()
+    )
     if user is None or not user.active:
         verify_password(_dummy_hash(), password)
         return None

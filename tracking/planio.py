@@ -74,7 +74,12 @@ def check_plan_text(raw: bytes, name: str) -> CheckedPlan:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PlanFileError([Problem(name, None, "", "tệp không phải UTF-8")]) from exc
-    data, lines = _parse_yaml(text, name)
+    try:
+        data, lines = _parse_yaml(text, name)
+    except RecursionError as exc:
+        # PyYAML composes (and we walk) nested collections recursively: "[[[[…" would
+        # otherwise end in a traceback instead of a message.
+        raise PlanFileError([Problem(name, None, "", "cấu trúc YAML lồng nhau quá sâu")]) from exc
     try:
         spec = PlanFile.model_validate(data)
     except ValidationError as exc:
@@ -108,9 +113,30 @@ def _prerequisites(spec: PlanFile) -> dict[str, set[str]]:
 # --- YAML with line numbers -------------------------------------------------------------
 
 
+# libyaml's parser when PyYAML has it: the pure-Python one takes ~10 s a megabyte, so a file
+# near the size limit would keep the command busy for a minute before its message.
+_COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# A plan file nests five levels deep; composing "[[[[…" recursively would overflow the stack
+# (libyaml's composer has no recursion guard: the process would crash).
+MAX_DEPTH = 50
+
+
+def _nesting_depth(text: str, name: str) -> None:
+    depth = 0
+    for event in yaml.parse(text, Loader=_COMPOSER):  # a flat stream of events: no recursion
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise PlanFileError([Problem(name, line, "", "cấu trúc YAML lồng nhau quá sâu")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _parse_yaml(text: str, name: str) -> tuple[Any, dict[Loc, int]]:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        _nesting_depth(text, name)
+        root = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -26,7 +26,7 @@ from models.tables import Assignment, Plan
 from tracking import accounts, store
 from tracking.evidence import EvidenceError, check_evidence, evidence_folder
 from tracking.status import ACTION_LABELS, Action, IllegalTransition
-from web.app import MAX_FILES, WebContext, ctx_of, render, require_user
+from web.app import MAX_FILES, AssignmentId, WebContext, ctx_of, render, require_user
 from web.labels import NEEDS_REASON, REASON_LABELS
 from web.pages import assignment_context
 from web.security import Forbidden, check_csrf, flash
@@ -98,6 +98,8 @@ def parse_form(
 
 def _text(value: str | None) -> str | None:
     text = (value or "").strip()
+    if "\x00" in text:  # PostgreSQL cannot store it: refuse it here with a clear message
+        raise store.InvalidAction("Nội dung chứa ký tự không hợp lệ (NUL).")
     if len(text) > MAX_TEXT:
         raise store.InvalidAction(f"Nội dung quá dài (tối đa {MAX_TEXT} ký tự).")
     return text or None
@@ -184,7 +186,7 @@ def done_message(row: Assignment, action: Action) -> str:
 @router.post("/assignments/{assignment_id}/act")
 def act_on_assignment(
     request: Request,
-    assignment_id: int,
+    assignment_id: AssignmentId,
     csrf_token: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "",
     note: Annotated[str | None, Form()] = None,

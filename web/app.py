@@ -13,10 +13,11 @@ import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import FastAPI
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -48,6 +49,10 @@ from web.security import (
 HERE = Path(__file__).parent
 MAX_FILES = 5  # evidence files in one submission
 _FORM_ROOM = 1024 * 1024  # the other fields of a form, beside its files
+
+# An assignment id in a URL: the databases' INTEGER column; a larger number would make the
+# database fail (PostgreSQL: out of range, SQLite: overflow) instead of answering "not found".
+AssignmentId = Annotated[int, PathParam(ge=1, le=2_147_483_647)]
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from models.web_tables import User
 from tracking import accounts, clock, store
 from tracking.status import TRANSITIONS, Action
 from web import gantt, labels, views
-from web.app import WebContext, ctx_of, render, require_user
+from web.app import AssignmentId, WebContext, ctx_of, render, require_user
 from web.security import Forbidden
 
 router = APIRouter()
@@ -164,7 +164,7 @@ def _sort_links(plan_code: str, query: views.ListQuery) -> dict[str, str]:
 
 
 @router.get("/assignments/{assignment_id}", response_class=HTMLResponse)
-def assignment_page(request: Request, assignment_id: int) -> Response:
+def assignment_page(request: Request, assignment_id: AssignmentId) -> Response:
     ctx = ctx_of(request)
     with ctx.session() as session:
         user = require_user(request, session)
@@ -227,7 +227,7 @@ def _primary(possible: list[Action]) -> Action | None:
 
 
 @router.get("/assignments/{assignment_id}/evidence/{index}")
-def evidence_file(request: Request, assignment_id: int, index: int) -> Response:
+def evidence_file(request: Request, assignment_id: AssignmentId, index: int) -> Response:
     ctx = ctx_of(request)
     with ctx.session() as session:
         user = require_user(request, session)

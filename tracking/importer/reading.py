@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from tracking.importer.text import Line, clean
 
 SUPPORTED = (".txt", ".docx")
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+# A .docx is a zip: 20 MB of it can unpack to gigabytes ("zip bomb"); a real plan's parts
+# unpack to a few megabytes.
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 
 
 class DocumentError(ValueError):
@@ -80,12 +84,29 @@ def docx_lines(path: Path) -> list[Line]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    unreadable = f"{path}: không đọc được tệp .docx (tệp hỏng hoặc không phải tài liệu Word)."
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DocumentError(unreadable) from exc
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise DocumentError(
+            f"{path}: tệp .docx giải nén ra quá lớn ({unpacked / 1e6:.0f} MB; "
+            f"tối đa {MAX_UNPACKED_BYTES / 1e6:.0f} MB)."
+        )
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise DocumentError(
-            f"{path}: không đọc được tệp .docx (tệp hỏng hoặc không phải tài liệu Word)."
-        ) from exc
+    except (
+        PackageNotFoundError,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        SyntaxError,  # lxml's XMLSyntaxError: a part that is not well-formed XML
+        zlib.error,  # a part whose compressed data is damaged
+        EOFError,  # a part cut short
+    ) as exc:
+        raise DocumentError(unreadable) from exc
     numbering = _Numbering(document)
     lines: list[Line] = []
     for number, paragraph in enumerate(_paragraphs(document.element.body), start=1):
@@ -134,6 +155,8 @@ def _letter(value: int) -> str:
 
 
 def _format(value: int, fmt: str) -> str:
+    if value < 1:  # a list may start at 0: no letter or Roman numeral for it
+        return str(value)
     if fmt == "lowerLetter":
         return _letter(value)
     if fmt == "upperLetter":
@@ -159,10 +182,10 @@ class _Numbering:
         for node in root.iterchildren(f"{_W}abstractNum"):
             levels: dict[int, tuple[str, str, int]] = {}
             for lvl in node.iterchildren(f"{_W}lvl"):
-                ilvl = int(lvl.get(f"{_W}ilvl", "0"))
+                ilvl = _number(lvl.get(f"{_W}ilvl"), 0)
                 fmt = _val(lvl, "numFmt") or "decimal"
                 text = _val(lvl, "lvlText") or ""
-                start = int(_val(lvl, "start") or "1")
+                start = _number(_val(lvl, "start"), 1)
                 levels[ilvl] = (fmt, text, start)
             abstract[node.get(f"{_W}abstractNumId", "")] = levels
         for num in root.iterchildren(f"{_W}num"):
@@ -213,8 +236,15 @@ class _Numbering:
             if num_pr is None:
                 return None, 0
         num_id = _val(num_pr, "numId")
-        ilvl = int(_val(num_pr, "ilvl") or "0")
+        ilvl = _number(_val(num_pr, "ilvl"), 0)
         return num_id, ilvl
+
+
+def _number(value: str | None, default: int) -> int:
+    # A damaged or hand-made file may hold anything here: it reads as Word's default.
+    if value is None or not value.isdigit() or len(value) > 4:
+        return default
+    return int(value)
 
 
 def _val(node: Any, name: str) -> str | None:

@@ -23,6 +23,8 @@ from tracking.importer.units import Unit
 WIDTH = 96
 MAX_TEXT = 1000
 MAX_DETAIL = 10000
+# The shorter fields (plan title 500, issuer and unit name 300, window text 200, number,
+# place of issue and short name 100) have their database column's limit: models.planfile.
 
 
 class _Writer:
@@ -148,16 +150,16 @@ def render_plan(draft: Draft) -> str:
     if header.number:
         blank = header.number.startswith("/")
         w.comment(2, f"dòng {header.number_line}" + ("; số còn để trống" if blank else ""))
-        w.field(2, "number", header.number)
+        w.field(2, "number", _cap(header.number, 100))
     else:
         w.comment(2, "? không thấy số văn bản (“Số: …”)")
     if header.title_lines:
         first, last = header.title_lines
         w.comment(2, f"dòng {first}" if first == last else f"dòng {first}-{last}")
-    w.field(2, "title", _cap(draft.title, MAX_TEXT))
+    w.field(2, "title", _cap(draft.title, 500))
     if header.issuer:
         w.comment(2, f"dòng {header.issuer_line}")
-        w.field(2, "issuer", _cap(header.issuer, MAX_TEXT))
+        w.field(2, "issuer", _cap(header.issuer, 300))
     else:
         w.comment(2, "? không thấy cơ quan ban hành: điền trước khi nạp")
         w.field(2, "issuer", "Chưa rõ cơ quan ban hành")
@@ -167,7 +169,7 @@ def render_plan(draft: Draft) -> str:
     elif header.date_text:
         w.comment(2, f"issued_date: chưa có — dòng {header.date_line}: “{header.date_text}”")
     if header.place:
-        w.field(2, "issued_place", _cap(header.place, MAX_TEXT))
+        w.field(2, "issued_place", _cap(header.place, 100))
     if header.legal_bases:
         w.raw("  legal_bases:")
         for number, basis in header.legal_bases:
@@ -176,7 +178,7 @@ def render_plan(draft: Draft) -> str:
     w.comment(2, f"đơn vị đầu mối — {draft.coordinator_note}")
     w.field(2, "coordinator", draft.coordinator)
     w.raw("  event:")
-    w.field(4, "name", _cap(event.name, MAX_TEXT))
+    w.field(4, "name", _cap(event.name, 500))
     if event.time is not None:
         w.comment(4, f"dòng {event.time_line}: “{event.time.text}”")
         if event.time.date:
@@ -186,12 +188,12 @@ def render_plan(draft: Draft) -> str:
             w.field(4, "window_end", event.time.window[1])
         else:
             w.comment(4, "? thời gian chưa hiểu được thành ngày hay khoảng ngày")
-        w.field(4, "window_text", _cap(event.time.text, MAX_TEXT))
+        w.field(4, "window_text", _cap(event.time.text, 200))
     else:
         w.comment(4, "? không thấy thời gian tổ chức (“Thời gian: …”)")
     if event.place:
         w.comment(4, f"dòng {event.place_line}")
-        w.field(4, "place", _cap(event.place, MAX_TEXT))
+        w.field(4, "place", _cap(event.place, 500))
     if event.delegates is not None:
         w.comment(4, f"dòng {event.delegates_line}")
         w.field(4, "delegates", event.delegates)
@@ -212,9 +214,9 @@ def _units(w: _Writer, units: list[Unit]) -> None:
                 2, "? đơn vị không có trong danh mục: mã tự đặt theo chữ cái đầu, kiểm tra lại"
             )
         w.field(2, "code", unit.code, item=True)
-        w.field(4, "name", _cap(unit.name, MAX_TEXT))
+        w.field(4, "name", _cap(unit.name, 300))
         if unit.short_name:
-            w.field(4, "short_name", _cap(unit.short_name, MAX_TEXT))
+            w.field(4, "short_name", _cap(unit.short_name, 100))
 
 
 def _deadline(deadline: Deadline) -> dict[str, Any]:
