@@ -832,5 +832,50 @@ def calendar_override(
     out.print(f"{format_vn(day)} từ nay là {kind} ({name}); các thời hạn đã được tính lại.")
 
 
+# Exit code of a run that could not reach the database (EXIT_USAGE is for the user's mistakes).
+EXIT_DATABASE = 1
+
+
 def run() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        detail = _database_outage(exc)
+        if detail is None:
+            raise
+        # The database went away (not started, restarted, network): say so in Vietnamese
+        # instead of a traceback. Each step commits on its own, so nothing done is lost.
+        err.print(
+            "[bold red]Lỗi:[/] không kết nối được cơ sở dữ liệu, hoặc mất kết nối giữa chừng. "
+            "Những gì đã ghi vẫn còn nguyên; hãy chạy lại lệnh khi cơ sở dữ liệu hoạt động "
+            "trở lại, phần việc còn lại sẽ được làm tiếp.",
+            highlight=False,
+        )
+        err.print(f"Chi tiết: {detail}", highlight=False, markup=False)
+        raise SystemExit(EXIT_DATABASE) from None
+
+
+def _database_outage(exc: BaseException) -> str | None:
+    """The driver's first line when ``exc`` means the database cannot be reached, else None."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError) or (
+        not exc.connection_invalidated and not _unreachable(exc)
+    ):
+        return None
+    return (str(exc.orig).strip().splitlines() or ["?"])[0][:300]
+
+
+def _unreachable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    # SQLite's OperationalError also covers bad SQL and a locked file: only the lost or
+    # refused connections of a server are an outage.
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(
+        sign in text for sign in ("connection", "server closed", "terminating", "could not connect")
+    )
