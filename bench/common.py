@@ -43,8 +43,17 @@ def machine() -> str:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports kilobytes)."""
-    import resource
+    """This process's peak resident memory so far, in MB.
+
+    Linux's ``VmHWM`` belongs to the process's own memory map, which ``exec`` replaces; the
+    ``ru_maxrss`` of ``getrusage`` would also carry the parent's peak at the fork.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource  # not Linux: the best figure there is
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

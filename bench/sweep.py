@@ -186,12 +186,14 @@ def run_floor(url: str, day: dt.date) -> dict[str, Any]:
 
     engine = _engine(url)
     _clear_outbox(engine)
-    statement = text(floor_statement(day, engine.dialect.name)).bindparams(
-        bindparam("now", type_=UTCDateTime()), bindparam("day")
-    )
     rss_before = peak_rss_mb()
     with counting_statements(engine) as statements:
+        # Timed from the same point as giaoviec's sweep: working out the owed due dates on
+        # the calendar (which builds its holiday table) is part of the selection.
         started = time.perf_counter()
+        statement = text(floor_statement(day, engine.dialect.name)).bindparams(
+            bindparam("now", type_=UTCDateTime()), bindparam("day")
+        )
         with engine.begin() as connection:
             connection.execute(statement, {"day": day, "now": clock.now_for(day)})
         wall = time.perf_counter() - started

@@ -48,10 +48,16 @@ What Apprise 1.x really does (read in its source and checked against a real SMTP
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import inspect
 import logging
 import re
 import shutil
+import smtplib
+import ssl
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
@@ -61,6 +67,10 @@ from urllib.parse import quote, urlencode
 
 import apprise
 from apprise import NotifyFormat
+from apprise.plugins.email.base import NotifyEmail as _AppriseEmail
+
+# Apprise is untyped: its email plugin is used as Any (subclassed and called), as zalo.py does.
+NotifyEmail: Any = _AppriseEmail
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -71,6 +81,7 @@ __all__ = [
     "DeliveryResult",
     "Outcome",
     "Security",
+    "SmtpLink",
     "ascii_filename",
     "email_url",
     "send_one",
@@ -104,6 +115,9 @@ class DeliveryResult:
     detail: str
     provider_id: str | None = None
     not_before: datetime | None = None
+    # The server itself failed (unreachable, or no answer in time), not this recipient: the
+    # next message to the same server would most likely fail the same way.
+    server_failed: bool = False
 
     @property
     def sent(self) -> bool:
@@ -178,11 +192,16 @@ def send_one(
     body: str,
     body_format: BodyFormat = "text",
     attachments: Sequence[Path] = (),
+    link: SmtpLink | None = None,
 ) -> DeliveryResult:
-    """Send one message to the single recipient named by ``url``; never raises for I/O."""
+    """Send one message to the single recipient named by ``url``; never raises for I/O.
+
+    With ``link``, an email URL is sent over the link's connection, kept open for the next
+    send (see the module docstring); other URLs ignore it.
+    """
     _load_own_plugins()
     asset = apprise.AppriseAsset(**_ASSET_OPTIONS)
-    plugin = apprise.Apprise.instantiate(url, asset=asset)
+    plugin = _instantiate(url, asset, link)
     if plugin is None:
         return DeliveryResult(Outcome.PERMANENT, f"unusable {_scheme(url)}:// URL")
     secrets = _secrets_of(plugin)
@@ -210,9 +229,7 @@ def send_one(
         )
     capture.forward(logging.getLogger(apprise.LOGGER_NAME), secrets)
     result = _result_of(plugin, bool(accepted), capture.messages())
-    result = DeliveryResult(
-        result.outcome, _redact(result.detail, secrets), result.provider_id, result.not_before
-    )
+    result = dataclasses.replace(result, detail=_redact(result.detail, secrets))
     logger.info("%s delivery: %s (%s)", plugin.service_name, result.outcome, result.detail)
     return result
 
@@ -234,6 +251,21 @@ def _load_own_plugins() -> None:
     # Imported here, not at module level: notifications.zalo imports this module for
     # Outcome/DeliveryResult, and importing it registers the zalooa:// and zns:// schemas.
     import notifications.zalo  # noqa: F401
+
+
+def _instantiate(url: str, asset: apprise.AppriseAsset, link: SmtpLink | None) -> Any:
+    if link is None or _scheme(url) not in ("mailto", "mailtos"):
+        return apprise.Apprise.instantiate(url, asset=asset)
+    # What Apprise.instantiate does for a mailto URL, with the subclass in place of the plugin.
+    arguments = NotifyEmail.parse_url(url)
+    if not arguments:
+        return None
+    try:
+        plugin = _LinkedEmail(asset=asset, **arguments)
+    except (TypeError, ValueError):  # Apprise's own answer to a malformed URL
+        return None
+    plugin.giaoviec_link = link
+    return plugin
 
 
 def _scheme(url: str) -> str:
@@ -349,14 +381,223 @@ def _classify_failure(service: str, messages: list[str]) -> DeliveryResult:
     if reply:
         code, text = int(reply.group(1)), reply.group(3)[:200]
         outcome = Outcome.PERMANENT if code >= 500 else Outcome.TRANSIENT
-        return DeliveryResult(outcome, f"SMTP {code} {text}".strip())
+        # 421 is the server's own "service not available", whoever the recipient.
+        return DeliveryResult(outcome, f"SMTP {code} {text}".strip(), server_failed=code == 421)
     if during_transaction:
         # A timeout or lost connection after MAIL/RCPT/DATA went out: the server may
         # have queued the message.
         return DeliveryResult(
-            Outcome.UNKNOWN, f"SMTP transaction interrupted ({error[:200]}); may have been sent"
+            Outcome.UNKNOWN,
+            f"SMTP transaction interrupted ({error[:200]}); may have been sent",
+            server_failed=True,
         )
     if error:
-        return DeliveryResult(Outcome.TRANSIENT, f"could not reach the server: {error[:200]}")
+        return DeliveryResult(
+            Outcome.TRANSIENT, f"could not reach the server: {error[:200]}", server_failed=True
+        )
     warnings = [m for m in messages if m] or ["no reason logged"]
     return DeliveryResult(Outcome.TRANSIENT, f"{service} failed: {warnings[-1][:200]}")
+
+
+# --- reused SMTP connections ------------------------------------------------------------
+
+MESSAGES_PER_CONNECTION = 100  # then QUIT and reconnect: servers cap messages per session
+# Commands after which a failure on a reused connection means it was dead before this
+# message: the server accepts a message only at the end of DATA, so none of it went through.
+_BEFORE_TRANSACTION = frozenset({"mail", "rset", "noop", "ehlo", "helo"})
+
+
+class _Tracked:
+    """Remembers the last SMTP command sent, to tell a dead connection from a failed send."""
+
+    last_command = ""
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        self.last_command = cmd.lower()
+        super().putcmd(cmd, args)  # type: ignore[misc]
+
+
+class _TrackedSMTP(_Tracked, smtplib.SMTP):
+    pass
+
+
+class _TrackedSMTPSSL(_Tracked, smtplib.SMTP_SSL):
+    pass
+
+
+class SmtpLink:
+    """One SMTP connection kept open across sends, for one thread; ``close()`` at the end."""
+
+    def __init__(self) -> None:
+        self._connection: _TrackedSMTP | _TrackedSMTPSSL | None = None
+        self._key: tuple[Any, ...] | None = None
+        self._sent = 0
+        self.opened = 0  # connections opened so far (for tests and figures)
+
+    def connection(self, plugin: Any) -> tuple[_TrackedSMTP | _TrackedSMTPSSL, bool]:
+        """The open connection for ``plugin``'s server, and whether it was used before."""
+        key = (
+            plugin.smtp_host,
+            plugin.port,
+            plugin.secure_mode,
+            plugin.user,
+            plugin.password,
+            plugin.verify_certificate,
+            plugin.socket_connect_timeout,
+        )
+        if self._connection is not None and (
+            key != self._key or self._sent >= MESSAGES_PER_CONNECTION
+        ):
+            self.close()
+        if self._connection is not None:
+            return self._connection, True
+        self._connection = self._open(plugin)
+        self._key, self._sent = key, 0
+        self.opened += 1
+        return self._connection, False
+
+    def _open(self, plugin: Any) -> _TrackedSMTP | _TrackedSMTPSSL:
+        # As Apprise's plugin does it, but the TLS context only when TLS is used.
+        context: ssl.SSLContext | None = None
+        if plugin.secure_mode in ("ssl", "starttls"):  # Apprise's SecureMailMode values
+            context = ssl.create_default_context()
+            if not plugin.verify_certificate:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        timeout = plugin.socket_connect_timeout
+        connection: _TrackedSMTP | _TrackedSMTPSSL
+        if plugin.secure_mode == "ssl":
+            connection = _TrackedSMTPSSL(
+                plugin.smtp_host, plugin.port, None, timeout=timeout, context=context
+            )
+        else:
+            connection = _TrackedSMTP(plugin.smtp_host, plugin.port, None, timeout=timeout)
+        try:
+            if plugin.secure_mode == "starttls":
+                connection.starttls(context=context)
+            if plugin.user and plugin.password:
+                connection.login(plugin.user, plugin.password)
+        except BaseException:
+            _quietly_close(connection)
+            raise
+        return connection
+
+    def sent(self) -> None:
+        self._sent += 1
+
+    def discard(self) -> None:
+        """Drop the connection without a word: its state is unknown after an error."""
+        if self._connection is not None:
+            _quietly_close(self._connection, polite=False)
+        self._connection, self._key = None, None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            _quietly_close(self._connection)
+        self._connection, self._key = None, None
+
+
+def _quietly_close(connection: smtplib.SMTP, *, polite: bool = True) -> None:
+    with contextlib.suppress(OSError, smtplib.SMTPException, RuntimeError):
+        if polite:
+            connection.quit()
+    with contextlib.suppress(OSError):
+        connection.close()
+
+
+# The arguments of NotifyEmail.prepare_emails differ between Apprise 1.x releases: only
+# those the installed release takes are passed.
+_PREPARE_PARAMETERS = frozenset(inspect.signature(NotifyEmail.prepare_emails).parameters)
+
+
+def _is_stale(error: BaseException, connection: _Tracked, reused: bool) -> bool:
+    if not reused or connection.last_command not in _BEFORE_TRANSACTION:
+        return False
+    if isinstance(error, TimeoutError):
+        return False  # a slow server, not a closed connection: report it as it is
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        return error.smtp_code == 421
+    return isinstance(error, (smtplib.SMTPServerDisconnected, ConnectionError))
+
+
+class _LinkedEmail(NotifyEmail):  # type: ignore[misc]  # subclassing Any
+    """Apprise's email plugin sending over a ``SmtpLink`` (module docstring)."""
+
+    giaoviec_link: SmtpLink
+
+    def send(
+        self,
+        body: str,
+        title: str = "",
+        notify_type: Any = None,
+        attach: Any = None,
+        **kwargs: Any,
+    ) -> bool:
+        if not self.targets:
+            self.logger.warning("There are no Email recipients to notify")
+            return False
+        self.throttle()
+        headers = {"X-Application": self.app_id, **self.headers}
+        candidates: dict[str, Any] = {
+            "subject": title,
+            "body": body,
+            "notify_format": self.notify_format,
+            "from_addr": self.from_addr,
+            "to": self.targets,
+            "cc": self.cc,
+            "bcc": self.bcc,
+            "reply_to": self.reply_to,
+            "smtp_host": self.smtp_host,
+            "attach": attach,
+            "headers": headers,
+            "names": self.names,
+            "pgp": getattr(self, "pgp", None),
+            "pgp_mode": getattr(self, "pgp_mode", None),
+            "inline": getattr(self, "inline", False),
+            "tzinfo": getattr(self, "tzinfo", None),
+        }
+        arguments = {k: v for k, v in candidates.items() if k in _PREPARE_PARAMETERS}
+        try:
+            emails = list(NotifyEmail.prepare_emails(**arguments))
+        except Exception as exc:  # AppriseEmailException and kin: the message cannot be built
+            self.logger.debug(f"Socket Exception: {exc}")
+            return False
+        has_error = False
+        for message in emails:
+            if not self._send_message(message):
+                has_error = True
+        return not has_error
+
+    def _send_message(self, message: Any) -> bool:
+        link = self.giaoviec_link
+        for _ in range(2):  # the second time only when the reused connection was dead
+            try:
+                self.logger.debug("Connecting to remote SMTP server...")
+                connection, reused = link.connection(self)
+            except (OSError, smtplib.SMTPException, RuntimeError) as exc:
+                link.discard()
+                self.logger.warning(
+                    'Connection error while submitting email to "%s"', self.smtp_host
+                )
+                self.logger.debug(f"Socket Exception: {exc}")
+                return False
+            started = time.monotonic()
+            try:
+                connection.sendmail(str(self.from_addr[1]), message.to_addrs, message.body)
+            except (OSError, smtplib.SMTPException, RuntimeError) as exc:
+                link.discard()
+                if _is_stale(exc, connection, reused):
+                    self.logger.debug(
+                        "Reused SMTP connection was closed by the server (%s after %.1fs); "
+                        "reconnecting",
+                        exc,
+                        time.monotonic() - started,
+                    )
+                    continue
+                self.logger.warning('Sending email to "%s" failed.', message.recipient)
+                self.logger.debug(f"Socket Exception: {exc}")
+                return False
+            link.sent()
+            self.logger.info("Sent Email to %s", message.recipient)
+            return True
+        return False  # not reached: a fresh connection is never stale

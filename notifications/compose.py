@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
 
 from sqlmodel import Session, col, select
 
@@ -23,11 +24,57 @@ from tracking import clock, links
 from tracking.calendar import WorkCalendar
 
 
-def compose(session: Session, message: OutboxMessage, calendar: WorkCalendar) -> Rendered:
-    return render(context_for(session, message, calendar))
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
 
 
-def context_for(session: Session, message: OutboxMessage, calendar: WorkCalendar) -> MessageContext:
+_UNSET: Final = _Unset.UNSET
+
+
+def compose(
+    session: Session,
+    message: OutboxMessage,
+    calendar: WorkCalendar,
+    *,
+    public_url: str | _Unset | None = _UNSET,
+) -> Rendered:
+    """``public_url``: GIAOVIEC_PUBLIC_URL read once by a caller composing many messages
+    (reading the environment through pydantic costs more than rendering a message)."""
+    return render(context_for(session, message, calendar, public_url=public_url))
+
+
+def preload(session: Session, messages: Sequence[OutboxMessage]) -> list[Any]:
+    """Load every row that composing ``messages`` reads, in five queries, and return them.
+
+    The session's identity map holds rows only weakly: the caller keeps the returned list
+    while composing, so each ``session.get`` is answered from memory instead of by a query.
+    """
+    rows: list[Any] = []
+
+    def load(table: Any, ids: Iterable[int | None]) -> list[Any]:
+        wanted = sorted(i for i in ids if i is not None)
+        found = list(session.exec(select(table).where(col(table.id).in_(wanted)))) if wanted else []
+        rows.extend(found)
+        return found
+
+    plans = load(Plan, {m.plan_id for m in messages})
+    load(Contact, {m.contact_id for m in messages})
+    assignments = load(Assignment, {m.assignment_id for m in messages})
+    load(Activity, {m.activity_id for m in messages})
+    units = {m.department_id for m in messages}
+    units |= {a.lead_department_id for a in assignments}
+    units |= {p.coordinator_department_id for p in plans}
+    load(Department, units)
+    return rows
+
+
+def context_for(
+    session: Session,
+    message: OutboxMessage,
+    calendar: WorkCalendar,
+    *,
+    public_url: str | _Unset | None = _UNSET,
+) -> MessageContext:
     plan = session.get(Plan, message.plan_id)
     contact = session.get(Contact, message.contact_id)
     unit = session.get(Department, message.department_id)
@@ -56,7 +103,7 @@ def context_for(session: Session, message: OutboxMessage, calendar: WorkCalendar
         return base
     row = session.get(Assignment, message.assignment_id)
     assert row is not None
-    return _with_assignment(session, base, row, message, calendar)
+    return _with_assignment(session, base, row, message, calendar, public_url)
 
 
 def _with_assignment(
@@ -65,6 +112,7 @@ def _with_assignment(
     row: Assignment,
     message: OutboxMessage,
     calendar: WorkCalendar,
+    public_url: str | _Unset | None,
 ) -> MessageContext:
     lead = session.get(Department, row.lead_department_id)
     assert lead is not None
@@ -100,16 +148,18 @@ def _with_assignment(
         if prereq is not None:
             fields["prerequisite_code"] = prereq.code
             fields["prerequisite_title"] = prereq.title
-    fields["links"] = _links(row, message)
+    fields["links"] = _links(row, message, public_url)
     return _replace(base, fields)
 
 
-def _links(row: Assignment, message: OutboxMessage) -> tuple[tuple[str, str], ...]:
+def _links(
+    row: Assignment, message: OutboxMessage, public_url: str | _Unset | None
+) -> tuple[tuple[str, str], ...]:
     """One-click links for what this recipient may do; none without GIAOVIEC_PUBLIC_URL.
 
     Made when the message is sent, so a link's lifetime counts from the moment it arrives.
     """
-    base_url = links.link_settings().public_url
+    base_url = links.link_settings().public_url if isinstance(public_url, _Unset) else public_url
     kinds = links.kinds_for_message(message.kind, message.role, message.is_copy, row.state)
     if not base_url or not kinds or row.id is None:
         return ()

@@ -1,16 +1,33 @@
 """Delivery: claim due outbox rows, send each through its channel, record what happened.
 
-Each message's outcome is committed on its own, right after its send, so a crash re-sends at
-most the message that was in flight (its lease runs out and the next run takes it again).
+Each message's outcome is committed on its own, right after its send. Emails go out through
+``settings.delivery_concurrency`` sender threads (k), each with its own SMTP connection
+reused across messages; the main thread composes, hands an email to a free sender and
+records outcomes as they come back, and sends chat messages itself, one at a time as before.
+At most k emails are ever sent and not yet recorded, so a crash re-sends at most k messages
+(their lease runs out and the next run takes them again); with k = 1 it is the one in flight.
+
+A run that finds its SMTP server down or too slow (unreachable, a timeout, 421) sends no more
+email: the emails it has claimed and not yet sent are postponed (pending again after a
+backoff, no attempt counted) and later claims leave email out; other channels go on. So a
+slow server costs at most the k emails in flight, each sent twice at most, not every email
+of the run. Before each send the run checks that its lease still holds and extends it when
+half of it has passed, so a long batch to a slow server is never taken over and sent twice
+by the next run.
 """
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import contextlib
 import dataclasses
 import datetime as dt
 import email.message
 import email.utils
 import logging
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,9 +36,15 @@ from sqlmodel import Session
 
 from models.enums import Channel, DeliveryStatus
 from models.tables import Contact, OutboxMessage
-from notifications.apprise_adapter import DeliveryResult, Outcome, email_url, send_one
-from notifications.compose import compose
-from tracking import reminders, store
+from notifications.apprise_adapter import (
+    DeliveryResult,
+    Outcome,
+    SmtpLink,
+    email_url,
+    send_one,
+)
+from notifications.compose import compose, preload
+from tracking import links, reminders, store
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -41,6 +64,8 @@ class DeliveryReport:
     """What one delivery run did, by final status of each message it handled."""
 
     counts: Counter[str] = dataclasses.field(default_factory=Counter)
+    # Why the run stopped sending email, when it did (the SMTP server failed).
+    email_halted: str | None = None
 
     @property
     def handled(self) -> int:
@@ -55,47 +80,215 @@ def deliver(
     max_messages: int | None = None,
 ) -> DeliveryReport:
     """Send everything that is due at ``now``; returns how each message ended."""
-    report = DeliveryReport()
-    lease = dt.timedelta(seconds=settings.delivery_lease_seconds)
-    with Session(engine, expire_on_commit=False) as session:
-        calendar = store.load_calendar(session)
-        while max_messages is None or report.handled < max_messages:
-            room = (
-                batch_size
-                if max_messages is None
-                else min(batch_size, max_messages - report.handled)
-            )
-            token, batch = reminders.claim(session, now, room, lease)
-            if not batch:
-                break
-            for message in batch:
-                status = _deliver_one(session, message, token, now, calendar, settings)
-                report.counts[status.value] += 1
-    return report
-
-
-def _deliver_one(
-    session: Session,
-    message: OutboxMessage,
-    token: str,
-    now: dt.datetime,
-    calendar: WorkCalendar,
-    settings: Settings,
-) -> DeliveryStatus:
-    if not reminders.still_relevant(session, message):
-        reminders.cancel_moot(session, message, token, now)
-        return DeliveryStatus.CANCELLED
-    contact = session.get(Contact, message.contact_id)
-    assert contact is not None
+    run = _Run(settings, now)
+    senders = concurrent.futures.ThreadPoolExecutor(
+        settings.delivery_concurrency, thread_name_prefix="giaoviec-smtp"
+    )
     try:
-        rendered = compose(session, message, calendar)
-        result = send(message, contact, rendered, settings)
+        with Session(engine, expire_on_commit=False) as session:
+            run.loop(session, senders, batch_size, max_messages)
+    finally:
+        senders.shutdown(wait=True)
+        run.close_links()
+    return run.report
+
+
+_InFlight = tuple[OutboxMessage, str]  # the message and the token of its claim
+
+
+class _Run:
+    """One delivery run: the claim loop in the calling thread, emails sent by the pool."""
+
+    def __init__(self, settings: Settings, now: dt.datetime) -> None:
+        self.settings = settings
+        self.now = now
+        self.report = DeliveryReport()
+        self.lease = dt.timedelta(seconds=settings.delivery_lease_seconds)
+        self.started = time.monotonic()
+        self.in_flight: dict[concurrent.futures.Future[DeliveryResult], _InFlight] = {}
+        self._local = threading.local()
+        self._links: list[SmtpLink] = []
+        self._links_lock = threading.Lock()
+
+    # --- the calling thread ---------------------------------------------------------
+
+    def loop(
+        self,
+        session: Session,
+        senders: concurrent.futures.Executor,
+        batch_size: int,
+        max_messages: int | None,
+    ) -> None:
+        calendar = store.load_calendar(session)
+        try:
+            while max_messages is None or self._taken() < max_messages:
+                room = (
+                    batch_size
+                    if max_messages is None
+                    else min(batch_size, max_messages - self._taken())
+                )
+                exclude = (Channel.EMAIL,) if self.report.email_halted else ()
+                token, batch = reminders.claim(session, self.now, room, self.lease, exclude)
+                if not batch:
+                    break
+                self._batch(session, senders, calendar, token, batch)
+        except BaseException:
+            # Emails already sent get their outcome recorded if the database still answers;
+            # if not, the error that stopped the run is the one the operator sees.
+            with contextlib.suppress(Exception):
+                session.rollback()
+                self._collect(session, block=True, until=0)
+            raise
+        self._collect(session, block=True, until=0)
+
+    def _taken(self) -> int:
+        return self.report.handled + len(self.in_flight)
+
+    def _batch(
+        self,
+        session: Session,
+        senders: concurrent.futures.Executor,
+        calendar: WorkCalendar,
+        token: str,
+        batch: list[OutboxMessage],
+    ) -> None:
+        queue = collections.deque(batch)
+        renewed = time.monotonic()
+        rows = preload(session, batch)  # held until the batch is done (see preload)
+        public_url = links.link_settings().public_url
+        postponed: list[OutboxMessage] = []
+        while queue:
+            if time.monotonic() - renewed > self.lease.total_seconds() / 2:
+                queue = self._renew(session, token, queue)
+                renewed = time.monotonic()
+                if not queue:
+                    break
+            message = queue.popleft()
+            if message.channel is Channel.EMAIL and self.report.email_halted:
+                postponed.append(message)
+                continue
+            if not reminders.still_relevant(session, message):
+                reminders.cancel_moot(session, message, token, self.now)
+                self.report.counts[DeliveryStatus.CANCELLED.value] += 1
+                continue
+            contact = session.get(Contact, message.contact_id)
+            assert contact is not None
+            try:
+                rendered = compose(session, message, calendar, public_url=public_url)
+            except Exception as exc:  # a bug must not stop the other messages of the run
+                logger.exception("composing outbox message %s failed", message.id)
+                self._record(session, message, token, _internal_error(exc))
+                continue
+            if message.channel is Channel.EMAIL and self.settings.smtp_host:
+                self._collect(session, block=False)
+                if self.report.email_halted:  # a result that just came back says stop
+                    postponed.append(message)
+                    continue
+                future = senders.submit(self._send_email, message, contact, rendered)
+                self.in_flight[future] = (message, token)
+                # At most k emails sent and not yet recorded: wait for a sender to be free.
+                self._collect(session, block=True, until=self.settings.delivery_concurrency - 1)
+            else:
+                self._record(
+                    session,
+                    message,
+                    token,
+                    _send_guarded(message, contact, rendered, self.settings),
+                )
+        self._collect(session, block=True, until=0)
+        del rows
+        postponed.extend(m for m in queue if m.channel is Channel.EMAIL)
+        if postponed:
+            self._postpone(session, token, postponed)
+
+    def _renew(
+        self, session: Session, token: str, queue: collections.deque[OutboxMessage]
+    ) -> collections.deque[OutboxMessage]:
+        """Extend the lease of what this batch has left; drop what another run took over."""
+        mine = [m for m, t in self.in_flight.values() if t == token]
+        ids = [m.id for m in [*queue, *mine] if m.id is not None]
+        # ``now`` may be simulated; the real time spent since the run began is added to it.
+        elapsed = dt.timedelta(seconds=time.monotonic() - self.started)
+        held = reminders.renew(session, token, ids, self.now + elapsed + self.lease)
+        lost = [m for m in queue if m.id not in held]
+        if lost:
+            logger.warning(
+                "lease lost on %d outbox message(s) (taken over by another run): not sent here",
+                len(lost),
+            )
+        return collections.deque(m for m in queue if m.id in held)
+
+    def _postpone(self, session: Session, token: str, messages: list[OutboxMessage]) -> None:
+        reason = self.report.email_halted or ""
+        wait = reminders.backoff(1, self.settings.delivery_backoff_seconds)
+        detail = f"hoãn, chưa gửi: máy chủ SMTP lỗi trong lượt này ({reason})"
+        count = reminders.postpone(session, messages, token, self.now + wait, detail, self.now)
+        self.report.counts[DeliveryStatus.PENDING.value] += count
+
+    def _collect(self, session: Session, *, block: bool, until: int = 0) -> None:
+        """Record the outcomes of finished sends; with ``block``, wait until at most
+        ``until`` emails are still in flight."""
+        while self.in_flight:
+            done = [f for f in self.in_flight if f.done()]
+            if not done:
+                if not block or len(self.in_flight) <= until:
+                    return
+                finished, _ = concurrent.futures.wait(
+                    self.in_flight, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                done = list(finished)
+            for future in done:
+                message, token = self.in_flight.pop(future)
+                result = future.result()  # _send_email never raises
+                if result.server_failed and not self.report.email_halted:
+                    self.report.email_halted = result.detail
+                    logger.warning(
+                        "SMTP server failed (%s): no more email in this run", result.detail
+                    )
+                self._record(session, message, token, result)
+            if not block:
+                return
+
+    def _record(
+        self, session: Session, message: OutboxMessage, token: str, result: DeliveryResult
+    ) -> None:
+        outcome = judge(message, result, self.now, self.settings)
+        reminders.finish(session, message, token, outcome, self.now)
+        self.report.counts[outcome.status.value] += 1
+
+    # --- sender threads -----------------------------------------------------------
+
+    def _send_email(
+        self, message: OutboxMessage, contact: Contact, rendered: Rendered
+    ) -> DeliveryResult:
+        link: SmtpLink | None = getattr(self._local, "link", None)
+        if link is None:
+            link = self._local.link = SmtpLink()
+            with self._links_lock:
+                self._links.append(link)
+        try:
+            return _send_email(message, contact, rendered, self.settings, link)
+        except Exception as exc:
+            logger.exception("delivery of outbox message %s failed", message.id)
+            return _internal_error(exc)
+
+    def close_links(self) -> None:
+        for link in self._links:
+            link.close()
+
+
+def _internal_error(exc: Exception) -> DeliveryResult:
+    return DeliveryResult(Outcome.TRANSIENT, f"lỗi nội bộ: {type(exc).__name__}")
+
+
+def _send_guarded(
+    message: OutboxMessage, contact: Contact, rendered: Rendered, settings: Settings
+) -> DeliveryResult:
+    try:
+        return send(message, contact, rendered, settings)
     except Exception as exc:  # a bug must not stop the other messages of the run
         logger.exception("delivery of outbox message %s failed", message.id)
-        result = DeliveryResult(Outcome.TRANSIENT, f"lỗi nội bộ: {type(exc).__name__}")
-    outcome = judge(message, result, now, settings)
-    reminders.finish(session, message, token, outcome, now)
-    return outcome.status
+        return _internal_error(exc)
 
 
 def judge(
@@ -104,7 +297,10 @@ def judge(
     """The outbox status a send result leads to, and whether the message falls back to email.
 
     A timeout after sending is final ("unknown") on Zalo, where a second copy cannot be told
-    apart; email retries it, since a duplicate email is better than a lost one.
+    apart; email retries it, since a duplicate email is better than a lost one. A server that
+    cannot be reached is not the message's fault: such a message is given up only after the
+    usual number of attempts AND ``delivery_give_up_hours`` of waiting, so an outage of a
+    few hours costs no reminder.
     """
     chat = message.channel in _CHAT_CHANNELS
     if result.outcome is Outcome.SENT:
@@ -116,7 +312,13 @@ def judge(
     if result.outcome is Outcome.DEFERRED:
         later = result.not_before or now + dt.timedelta(hours=1)
         return reminders.Outcome(DeliveryStatus.PENDING, later.astimezone(dt.UTC), result.detail)
-    if message.attempts >= settings.delivery_max_attempts:
+    waited = now - message.created_at
+    patient = (
+        result.outcome is Outcome.TRANSIENT
+        and result.server_failed
+        and waited < dt.timedelta(hours=settings.delivery_give_up_hours)
+    )
+    if message.attempts >= settings.delivery_max_attempts and not patient:
         detail = f"{result.detail} (đã thử {message.attempts} lần)"
         return reminders.Outcome(DeliveryStatus.FAILED, None, detail, fall_back=chat)
     wait = reminders.backoff(message.attempts, settings.delivery_backoff_seconds)
@@ -142,7 +344,11 @@ def send(
 
 
 def _send_email(
-    message: OutboxMessage, contact: Contact, rendered: Rendered, settings: Settings
+    message: OutboxMessage,
+    contact: Contact,
+    rendered: Rendered,
+    settings: Settings,
+    link: SmtpLink | None = None,
 ) -> DeliveryResult:
     assert contact.email is not None
     if not settings.smtp_host:
@@ -160,7 +366,7 @@ def _send_email(
         settings.smtp_security,
         contact.email,
     )
-    return send_one(url, title=rendered.subject, body=rendered.html, body_format="html")
+    return send_one(url, title=rendered.subject, body=rendered.html, body_format="html", link=link)
 
 
 def write_eml(

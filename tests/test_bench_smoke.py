@@ -80,3 +80,21 @@ def test_startup_benchmark() -> None:
     out = _run("startup", "--runs", "1")
     assert "| giaoviec status (An Giang, 20 assignments) |" in out
     assert '| python -c "import sqlmodel" |' in out
+
+
+def test_web_benchmark(database_url: str) -> None:
+    out = _run(
+        "web",
+        *("--plans", "2", "--per-plan", "10", "--requests", "10", "--clients", "2"),
+        *("--think", "0.05"),
+        *_postgres_args(database_url),
+    )
+    assert "| overview |" in out and "| list, first page |" in out
+    assert "overview, 0.05 s between pages" in out
+    assert "| submit (POST) |" in out
+
+
+def test_delivery_benchmark(database_url: str) -> None:
+    out = _run("delivery", "--messages", "40", *_postgres_args(database_url))
+    assert "giaoviec" in out and "smtplib" in out
+    assert "msgs/s" in out or "messages/s" in out

@@ -234,30 +234,39 @@ def outbox_rows(
     """One outbox row per recipient and channel of each notice (not yet inserted)."""
     rows: list[dict[str, Any]] = []
     created = clock.now_utc()
+    # Who and how, per unit and role, worked out once: a sweep has thousands of notices
+    # for a few dozen units.
+    addresses: dict[tuple[int, str], list[tuple[int | None, str, int]]] = {}
     for notice in notices:
         subject = subject_of(notice) if subject_of else f"a:{notice.assignment_id}"
-        for contact in recipients(contacts.get(notice.department_id, []), notice.role):
-            for channel, target in channels_of(contact, settings):
-                rows.append(
-                    {
-                        "subject": subject,
-                        "contact_id": contact.id,
-                        "channel": channel.value,
-                        "target": target,
-                        "kind": notice.kind.value,
-                        "day": day,
-                        "plan_id": plan.id,
-                        "assignment_id": notice.assignment_id or None,
-                        "department_id": notice.department_id,
-                        "role": notice.role,
-                        "is_copy": notice.is_copy,
-                        "activity_id": activity_id,
-                        "status": DeliveryStatus.PENDING.value,
-                        "attempts": 0,
-                        "next_attempt_at": not_before,
-                        "created_at": created,
-                    }
-                )
+        key = (notice.department_id, notice.role)
+        if key not in addresses:
+            addresses[key] = [
+                (contact.id, channel.value, target)
+                for contact in recipients(contacts.get(notice.department_id, []), notice.role)
+                for channel, target in channels_of(contact, settings)
+            ]
+        for contact_id, channel, target in addresses[key]:
+            rows.append(
+                {
+                    "subject": subject,
+                    "contact_id": contact_id,
+                    "channel": channel,
+                    "target": target,
+                    "kind": notice.kind.value,
+                    "day": day,
+                    "plan_id": plan.id,
+                    "assignment_id": notice.assignment_id or None,
+                    "department_id": notice.department_id,
+                    "role": notice.role,
+                    "is_copy": notice.is_copy,
+                    "activity_id": activity_id,
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": not_before,
+                    "created_at": created,
+                }
+            )
     return rows
 
 
@@ -493,14 +502,20 @@ def enqueue_event(
 
 
 def claim(
-    session: Session, now: dt.datetime, limit: int, lease: dt.timedelta
+    session: Session,
+    now: dt.datetime,
+    limit: int,
+    lease: dt.timedelta,
+    exclude: Iterable[Channel] = (),
 ) -> tuple[str, list[OutboxMessage]]:
     """Lease up to ``limit`` messages that are due (or whose lease ran out) to this run.
 
     The UPDATE repeats the conditions, so two runs can never lease the same row: on
-    PostgreSQL SKIP LOCKED also keeps them from waiting on each other.
+    PostgreSQL SKIP LOCKED also keeps them from waiting on each other. ``exclude`` leaves
+    channels out (a run that found its SMTP server down stops claiming email).
     """
     token = uuid.uuid4().hex
+    skipped = list(exclude)
     due = or_(
         and_(
             col(OutboxMessage.status) == DeliveryStatus.PENDING,
@@ -511,6 +526,8 @@ def claim(
             col(OutboxMessage.lease_until) < now,
         ),
     )
+    if skipped:
+        due = and_(due, col(OutboxMessage.channel).not_in(skipped))
     query = select(OutboxMessage.id).where(due).order_by(col(OutboxMessage.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -547,10 +564,86 @@ def still_relevant(session: Session, message: OutboxMessage) -> bool:
     return row is not None and row.state in _REMINDED_STATES
 
 
+# The longest wait between two attempts: during a long outage attempts go on past the limit
+# (see delivery.judge), and a server that is back must not wait days for its backlog.
+MAX_BACKOFF_SECONDS = 3600.0
+
+
 def backoff(attempts: int, base_seconds: float, rng: random.Random | None = None) -> dt.timedelta:
-    """Exponential backoff with full jitter: up to base × 2^(attempts-1), at least base/2."""
-    ceiling = base_seconds * (2 ** max(attempts - 1, 0))
+    """Exponential backoff with full jitter: up to base × 2^(attempts-1) (an hour at most),
+    at least base/2."""
+    ceiling = min(base_seconds * (2 ** min(max(attempts - 1, 0), 30)), MAX_BACKOFF_SECONDS)
+    ceiling = max(ceiling, base_seconds / 2)
     return dt.timedelta(seconds=max(base_seconds / 2, (rng or random).uniform(0, ceiling)))
+
+
+def renew(session: Session, token: str, ids: Sequence[int], lease_until: dt.datetime) -> set[int]:
+    """Extend this run's lease on ``ids``; returns those it still holds (the others were
+    taken over by another run after the lease ran out, and must not be sent by this one)."""
+    if not ids:
+        return set()
+    held = and_(
+        col(OutboxMessage.id).in_(list(ids)),
+        col(OutboxMessage.claimed_by) == token,
+        col(OutboxMessage.status) == DeliveryStatus.SENDING,
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(held)
+        .values(lease_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    still = set(session.exec(select(OutboxMessage.id).where(held)))
+    session.commit()
+    return {i for i in still if i is not None}
+
+
+def postpone(
+    session: Session,
+    messages: Sequence[OutboxMessage],
+    token: str,
+    next_attempt_at: dt.datetime,
+    detail: str,
+    now: dt.datetime,
+) -> int:
+    """Give claimed messages back unsent: pending again at ``next_attempt_at``, the attempt
+    counted at claim taken back (they were not tried), one activity row each, one commit.
+    Returns how many this run still held."""
+    postponed = 0
+    for message in messages:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id) == message.id,
+                col(OutboxMessage.claimed_by) == token,
+                col(OutboxMessage.status) == DeliveryStatus.SENDING,
+            )
+            .values(
+                status=DeliveryStatus.PENDING,
+                lease_until=None,
+                attempts=OutboxMessage.attempts - 1,
+                next_attempt_at=next_attempt_at,
+                last_error=detail[:1000],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        postponed += 1
+        session.add(
+            Activity(
+                at=now,
+                plan_id=message.plan_id,
+                assignment_id=message.assignment_id,
+                actor="giaoviec",
+                action="message_postponed",
+                field="outbox",
+                to_value=str(message.id),
+                note=f"{message.kind.value} · {message.channel.value} · {detail}"[:2000],
+            )
+        )
+    session.commit()
+    return postponed
 
 
 @dataclasses.dataclass(frozen=True)

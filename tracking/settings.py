@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = 6
     delivery_backoff_seconds: float = 60.0  # doubles with each attempt, with jitter
     delivery_lease_seconds: float = 300.0
+    # Emails in flight at once, each sender thread with its own reused SMTP connection. Also
+    # how many emails a crash can send twice at most (sent, outcome not yet committed).
+    delivery_concurrency: int = Field(default=4, ge=1, le=64)
+    # A message the server could not be reached for is given up (failed) only once it has
+    # had delivery_max_attempts attempts AND waited this long since it was enqueued, so an
+    # outage of a few hours loses nothing.
+    delivery_give_up_hours: float = Field(default=24.0, ge=0)
 
     @field_validator("today", mode="before")
     @classmethod

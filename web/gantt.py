@@ -32,6 +32,9 @@ FOOTER_HEIGHT = 34  # two lines under the rows for the labels of the today and e
 # "Today" is drawn only when it is near the plan, else a replayed 2024 plan would be squeezed
 # into a timeline reaching to the real today.
 TODAY_REACH = dt.timedelta(days=60)
+# Rows drawn at most: past a few hundred, an SVG of every duty is megabytes and unreadable;
+# the list (paged, sortable) shows the rest.
+ROW_LIMIT = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Gantt:
     ticks: tuple[Tick, ...]
     first: dt.date | None
     last: dt.date | None
+    left_out: int = 0  # assignments past ROW_LIMIT, not drawn
 
     @property
     def empty(self) -> bool:
@@ -128,12 +132,17 @@ def build(
     today: dt.date,
     event_date: dt.date | None,
     event_label: str = "Hội nghị",
+    limit: int = ROW_LIMIT,
 ) -> Gantt:
+    """The first ``limit`` assignments in plan order; starts still come from every one."""
     starts = earliest_starts(views, root_start)
+    left_out = max(0, len(views) - limit)
+    views = views[:limit]
+    starts = {v.id: starts[v.id] for v in views if v.id in starts}  # the axis spans drawn bars
     dated = [v for v in views if v.due is not None]
     if not dated:
         labels = tuple(Row(v.id, v.code, _row_y(i), False, v.critical) for i, v in enumerate(views))
-        return Gantt(LABEL_WIDTH, _row_y(len(views)), labels, (), (), (), (), None, None)
+        return Gantt(LABEL_WIDTH, _row_y(len(views)), labels, (), (), (), (), None, None, left_out)
     first, last = _range(starts, dated, today, event_date)
 
     def x_of(day: dt.date) -> float:
@@ -184,6 +193,7 @@ def build(
         ticks=tuple(_ticks(first, last, x_of)),
         first=first,
         last=last,
+        left_out=left_out,
     )
 
 

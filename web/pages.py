@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -17,11 +18,18 @@ from models.tables import Assignment, Dependency, Plan
 from models.web_tables import User
 from tracking import accounts, clock, store
 from tracking.status import TRANSITIONS, Action
-from web import gantt, labels, views
+from web import gantt, labels, queries, views
 from web.app import AssignmentId, WebContext, ctx_of, render, require_user
 from web.security import Forbidden
 
 router = APIRouter()
+
+# Rows on one page of the list: one or two screens. Plans run to a hundred duties; without
+# pages, a plan of thousands would be one page of megabytes, slow to build and to read.
+PAGE_SIZE = 50
+# Items in each of the overview's overdue and due-soon lists; the heading counts them all
+# and links to the full list.
+SHORT_LIMIT = 15
 
 # The order action forms appear in: the unit's own first, then the coordinator's decisions.
 ACTION_ORDER = (
@@ -44,44 +52,52 @@ def overview(request: Request, plan: Annotated[str | None, Query()] = None) -> R
     today = ctx.today()
     with ctx.session() as session:
         user = require_user(request, session)
-        plans = store.list_plans(session)
-        if not plans:
+        chosen = _choose_plan(session, plan)
+        if chosen is None:
             return render(request, "empty.html", {"user": user})
-        chosen = _choose_plan(session, plans, plan)
+        menu = queries.plan_menu(session)
         items = store.plan_status(session, today, chosen.code)
         calendar = store.load_calendar(session)
     counts, total = views.counts(items)
     root = clock.local_day(chosen.activated_at) if chosen.activated_at else None
+    overdue = views.urgent(items, Timeliness.OVERDUE)
+    due_soon = views.urgent(items, Timeliness.DUE_SOON)
+    shown = [*overdue[:SHORT_LIMIT], *due_soon[:SHORT_LIMIT]]
     return render(
         request,
         "overview.html",
         {
             "user": user,
-            "plans": plans,
+            "menu": menu,
             "plan": chosen,
             "today": today,
             "counts": counts,
             "total": total,
             "units": views.unit_progress(items),
-            "overdue": views.urgent(items, Timeliness.OVERDUE),
-            "due_soon": views.urgent(items, Timeliness.DUE_SOON),
+            "overdue": overdue,
+            "due_soon": due_soon,
+            "short_limit": SHORT_LIMIT,
             "critical": views.critical_path(items),
             "countdown": views.countdown(chosen.event_date, today, calendar),
-            "distance": {v.id: views.day_distance(v.due, today, calendar) for v in items},
+            # Only for the rows the short lists show: each is a walk over the calendar.
+            "distance": {v.id: views.day_distance(v.due, today, calendar) for v in shown},
             "gantt": gantt.build(items, root, today, chosen.event_date),
             "gantt_px": {"row": gantt.ROW_HEIGHT, "bar": gantt.BAR_HEIGHT},
         },
     )
 
 
-def _choose_plan(session: Session, plans: list[Plan], ref: str | None) -> Plan:
+def _choose_plan(session: Session, ref: str | None) -> Plan | None:
+    """The plan asked for (404 if unknown), else the newest; None when there is no plan."""
     if ref:
         try:
             return store.get_plan(session, ref)
         except store.NotFound as exc:
+            if queries.newest_plan(session) is None:
+                return None  # no plan at all: the page that says so, whatever was asked
             raise HTTPException(404) from exc
     # The newest plan is the one people are working on.
-    return max(plans, key=lambda p: p.loaded_at)
+    return queries.newest_plan(session)
 
 
 @router.get("/assignments", response_class=HTMLResponse)
@@ -93,6 +109,7 @@ def assignment_list(
     timeliness: Annotated[str | None, Query()] = None,
     sort: Annotated[str, Query()] = "code",
     order: Annotated[str, Query()] = "asc",
+    page: Annotated[str | None, Query()] = None,
 ) -> Response:
     ctx = ctx_of(request)
     today = ctx.today()
@@ -105,22 +122,24 @@ def assignment_list(
     )
     with ctx.session() as session:
         user = require_user(request, session)
-        plans = store.list_plans(session)
-        if not plans:
+        chosen = _choose_plan(session, plan)
+        if chosen is None:
             return render(request, "empty.html", {"user": user})
-        chosen = _choose_plan(session, plans, plan)
         items = store.plan_status(session, today, chosen.code)
     units = sorted({(v.lead, v.lead_name) for v in items}, key=lambda u: u[1])
-    shown = views.filter_and_sort(items, query)
+    matched = views.filter_and_sort(items, query)
+    paging = views.Paging.of(len(matched), _page_number(page), PAGE_SIZE)
     return render(
         request,
         "list.html",
         {
             "user": user,
-            "plans": plans,
             "plan": chosen,
             "today": today,
-            "items": shown,
+            "items": matched[paging.first : paging.last],
+            "matched": len(matched),
+            "paging": paging,
+            "page_link": _page_links(chosen.code, query, paging),
             "total": len(items),
             "query": query,
             "units": units,
@@ -144,10 +163,12 @@ def _enum_or_none(kind: type[E], value: str | None) -> E | None:
         return None
 
 
-def _sort_links(plan_code: str, query: views.ListQuery) -> dict[str, str]:
-    """Column header links: a click sorts by the column, a second click reverses it."""
-    from urllib.parse import urlencode
+def _page_number(value: str | None) -> int:
+    # Anything but a positive number is the first page, as unknown filters are ignored.
+    return int(value) if value and value.isdigit() and 0 < len(value) <= 9 else 1
 
+
+def _filter_params(plan_code: str, query: views.ListQuery) -> dict[str, str]:
     base: dict[str, str] = {"plan": plan_code}
     if query.unit:
         base["unit"] = query.unit
@@ -155,12 +176,34 @@ def _sort_links(plan_code: str, query: views.ListQuery) -> dict[str, str]:
         base["state"] = query.state.value
     if query.timeliness:
         base["timeliness"] = query.timeliness.value
+    return base
+
+
+def _sort_links(plan_code: str, query: views.ListQuery) -> dict[str, str]:
+    """Column header links: a click sorts by the column (from the first page), a second
+    click reverses it."""
+    base = _filter_params(plan_code, query)
     result = {}
     for key in views.SORT_KEYS:
         descending = key == query.sort and not query.descending
         params = {**base, "sort": key, "order": "desc" if descending else "asc"}
         result[key] = "/assignments?" + urlencode(params)
     return result
+
+
+def _page_links(plan_code: str, query: views.ListQuery, paging: views.Paging) -> dict[str, str]:
+    """The previous and next pages' links, keeping the filters and the sort."""
+    base = {
+        **_filter_params(plan_code, query),
+        "sort": query.sort,
+        "order": "desc" if query.descending else "asc",
+    }
+    links = {}
+    if paging.number > 1:
+        links["previous"] = "/assignments?" + urlencode({**base, "page": paging.number - 1})
+    if paging.number < paging.pages:
+        links["next"] = "/assignments?" + urlencode({**base, "page": paging.number + 1})
+    return links
 
 
 @router.get("/assignments/{assignment_id}", response_class=HTMLResponse)

@@ -195,6 +195,30 @@ def filter_and_sort(views: Sequence[AssignmentView], query: ListQuery) -> list[A
     return sorted(chosen, key=_sort_key(query.sort), reverse=query.descending)
 
 
+@dataclasses.dataclass(frozen=True)
+class Paging:
+    """One page of a list: rows ``first`` to ``last`` (exclusive) of ``count``."""
+
+    number: int  # 1-based
+    pages: int
+    size: int
+    count: int
+
+    @classmethod
+    def of(cls, count: int, asked: int, size: int) -> Paging:
+        pages = max(1, -(-count // size))
+        # A page past the end (a bookmark after work was confirmed) shows the last one.
+        return cls(min(max(asked, 1), pages), pages, size, count)
+
+    @property
+    def first(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def last(self) -> int:
+        return min(self.first + self.size, self.count)
+
+
 def _sort_key(sort: str) -> Callable[[AssignmentView], tuple[Any, str]]:
     # Ties always fall back to the code, so a sorted list is stable between reloads.
     def key(view: AssignmentView) -> tuple[Any, str]:
