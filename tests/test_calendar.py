@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import holidays
@@ -334,7 +336,19 @@ def test_datetime_is_rejected() -> None:
 # ---- performance shape ---------------------------------------------------------------
 
 
-def test_holidays_built_once_per_year_across_calendars(monkeypatch: pytest.MonkeyPatch) -> None:
+def _exercise(cal: WorkCalendar) -> list[Any]:
+    answers: list[Any] = []
+    for offset in range(0, 700, 7):
+        start = D(2024, 1, 1) + dt.timedelta(days=offset)
+        answers.append(cal.add_working_days(start, 20))
+        answers.append(cal.working_days_between(start, start + dt.timedelta(days=40)))
+        answers.append(cal.day_off_name(start))
+    return answers
+
+
+@pytest.fixture
+def counted_holidays(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[Any]]:
+    """Counts the years asked of ``holidays``, with a fresh disk cache in ``tmp_path``."""
     built: list[Any] = []
     real_factory = holidays.country_holidays
 
@@ -343,15 +357,47 @@ def test_holidays_built_once_per_year_across_calendars(monkeypatch: pytest.Monke
         return real_factory(country, **kwargs)
 
     monkeypatch.setattr(holidays, "country_holidays", counting_factory)
+    monkeypatch.setenv("GIAOVIEC_CACHE_DIR", str(tmp_path / "cache"))
     calendar_module._official_year.cache_clear()
-    try:
-        for _ in range(3):
-            cal = WorkCalendar()
-            for offset in range(0, 700, 7):
-                start = D(2024, 1, 1) + dt.timedelta(days=offset)
-                cal.add_working_days(start, 20)
-                cal.working_days_between(start, start + dt.timedelta(days=40))
-                cal.is_working_day(start)
-        assert sorted(built) == [2024, 2025, 2026]
-    finally:
-        calendar_module._official_year.cache_clear()
+    calendar_module._disk_cache.cache_clear()
+    yield built
+    calendar_module._official_year.cache_clear()
+    calendar_module._disk_cache.cache_clear()
+
+
+def _new_process() -> None:
+    """What a new command starts with: no year in memory (the disk cache stays)."""
+    calendar_module._official_year.cache_clear()
+    calendar_module._disk_cache.cache_clear()
+
+
+def test_holidays_built_once_per_year_across_calendars(counted_holidays: list[Any]) -> None:
+    answers = [_exercise(WorkCalendar()) for _ in range(3)]
+    assert sorted(counted_holidays) == [2024, 2025, 2026]
+    assert answers[0] == answers[1] == answers[2]
+
+
+def test_later_commands_read_the_years_from_the_disk_cache(
+    counted_holidays: list[Any], tmp_path: Path
+) -> None:
+    first = _exercise(WorkCalendar())
+    assert sorted(counted_holidays) == [2024, 2025, 2026]
+    files = list((tmp_path / "cache").glob("holidays-vn-*.json"))
+    assert len(files) == 1 and holidays.__version__ in files[0].name  # type: ignore[attr-defined]
+    _new_process()
+    assert _exercise(WorkCalendar()) == first  # same answers, Tết and swaps included…
+    assert len(counted_holidays) == 3  # …without asking holidays again
+
+
+def test_a_damaged_cache_is_ignored_and_rewritten(
+    counted_holidays: list[Any], tmp_path: Path
+) -> None:
+    first = _exercise(WorkCalendar())
+    (cache_file,) = (tmp_path / "cache").glob("holidays-vn-*.json")
+    cache_file.write_text('{"2024": {"off": 7}, "2025": [', encoding="utf-8")
+    _new_process()
+    assert _exercise(WorkCalendar()) == first
+    assert sorted(counted_holidays) == [2024, 2024, 2025, 2025, 2026, 2026]
+    _new_process()
+    assert _exercise(WorkCalendar()) == first
+    assert len(counted_holidays) == 6  # the rewritten file serves the next command
