@@ -25,17 +25,28 @@ def _head_revision() -> str:
 HEAD_REVISION = _head_revision()
 
 
+# Sync web routes run on AnyIO's worker threads (40 by default), each holding one connection
+# for its whole request, a login through its argon2 check (~0.25 s of CPU). With SQLAlchemy's
+# default pool (5 + 10) a burst of requests queued for a connection and failed with a 500
+# after the 30 s pool timeout (200 simultaneous logins did it: tests/test_concurrency.py).
+# Room for every thread: overflow connections are closed again once the burst is over.
+POOL_OPTIONS: dict[str, int] = {"pool_size": 5, "max_overflow": 40}
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """One engine per URL per process; SQLite gets foreign keys, WAL and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        in_file = bool(parsed.database) and parsed.database != ":memory:"
+        if in_file:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        # An in-memory database has one connection per thread (no pool to size).
+        options = POOL_OPTIONS if in_file else {}
+        engine = create_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **POOL_OPTIONS)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
