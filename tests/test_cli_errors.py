@@ -39,3 +39,24 @@ def test_unreachable_postgresql_is_a_clear_message(tmp_path: Path) -> None:
         assert "không kết nối được cơ sở dữ liệu" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
         assert "s3cret-pw" not in done.stderr + done.stdout
+
+
+def test_a_command_run_alone_behaves_as_in_the_whole_application() -> None:
+    """``giaoviec NAME`` builds only that command (start-up time); help, errors and exit
+    codes must be the very same as through the whole application."""
+    from typer.testing import CliRunner
+
+    from cli.main import app, command_name, single_command_app
+
+    runner = CliRunner()
+    names = [command_name(c) for c in app.registered_commands]
+    assert {"status", "show", "submit", "deliver", "sweep", "report"} <= set(names)
+    for name in names:
+        single = single_command_app(name)
+        assert single is not None, name
+        for args in (["--help"], ["--no-such-option"]):
+            whole = runner.invoke(app, [name, *args], prog_name="giaoviec")
+            alone = runner.invoke(single, args, prog_name=f"giaoviec {name}")
+            assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), name
+    assert single_command_app("plan") is None  # groups go through the whole application
+    assert single_command_app("no-such-command") is None
