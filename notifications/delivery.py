@@ -44,7 +44,7 @@ from notifications.apprise_adapter import (
     send_one,
 )
 from notifications.compose import compose, preload
-from tracking import links, reminders, store
+from tracking import clock, links, reminders, store
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -104,7 +104,6 @@ class _Run:
         self.now = now
         self.report = DeliveryReport()
         self.lease = dt.timedelta(seconds=settings.delivery_lease_seconds)
-        self.started = time.monotonic()
         self.in_flight: dict[concurrent.futures.Future[DeliveryResult], _InFlight] = {}
         self._local = threading.local()
         self._links: list[SmtpLink] = []
@@ -207,9 +206,8 @@ class _Run:
         """Extend the lease of what this batch has left; drop what another run took over."""
         mine = [m for m, t in self.in_flight.values() if t == token]
         ids = [m.id for m in [*queue, *mine] if m.id is not None]
-        # ``now`` may be simulated; the real time spent since the run began is added to it.
-        elapsed = dt.timedelta(seconds=time.monotonic() - self.started)
-        held = reminders.renew(session, token, ids, self.now + elapsed + self.lease)
+        # Leases run on the real clock (see reminders.claim), whatever day ``now`` replays.
+        held = reminders.renew(session, token, ids, clock.now_utc() + self.lease)
         lost = [m for m in queue if m.id not in held]
         if lost:
             logger.warning(

@@ -332,11 +332,14 @@ def test_claims_never_overlap(session: Session, clean_engine: object) -> None:
     now = clock.now_for(D(2024, 3, 4)) + dt.timedelta(hours=1)
     lease = dt.timedelta(minutes=5)
     with Session(clean_engine) as other:  # type: ignore[arg-type]
-        _, first = reminders.claim(session, now, 3, lease)
-        _, second = reminders.claim(other, now, 100, lease)
+        _, first = reminders.claim(session, now, 3, lease, wall=now)
+        _, second = reminders.claim(other, now, 100, lease, wall=now)
     assert len(first) == 3 and len(second) == total - 3
     assert not {m.id for m in first} & {m.id for m in second}
-    # After the lease runs out (a crashed run), the rows can be claimed again.
-    _, again = reminders.claim(session, now + lease + dt.timedelta(seconds=1), 100, lease)
+    # Not while the lease holds, whatever day is being replayed…
+    assert reminders.claim(session, now + dt.timedelta(days=3), 100, lease, wall=now)[1] == []
+    # …but once it has run out on the real clock (a crashed run), they can be claimed again.
+    later = now + lease + dt.timedelta(seconds=1)
+    _, again = reminders.claim(session, now, 100, lease, wall=later)
     assert len(again) == total
     assert {m.status for m in again} == {DeliveryStatus.SENDING}

@@ -507,13 +507,19 @@ def claim(
     limit: int,
     lease: dt.timedelta,
     exclude: Iterable[Channel] = (),
+    wall: dt.datetime | None = None,
 ) -> tuple[str, list[OutboxMessage]]:
     """Lease up to ``limit`` messages that are due (or whose lease ran out) to this run.
 
     The UPDATE repeats the conditions, so two runs can never lease the same row: on
     PostgreSQL SKIP LOCKED also keeps them from waiting on each other. ``exclude`` leaves
     channels out (a run that found its SMTP server down stops claiming email).
+
+    ``now`` decides what is due and may be simulated (``--today``); leases are about real
+    processes, so they run on the real clock (``wall``, the present unless a test says
+    otherwise): replaying a day can take back what a killed run of that day left leased.
     """
+    wall = wall or clock.now_utc()
     token = uuid.uuid4().hex
     skipped = list(exclude)
     due = or_(
@@ -523,7 +529,7 @@ def claim(
         ),
         and_(
             col(OutboxMessage.status) == DeliveryStatus.SENDING,
-            col(OutboxMessage.lease_until) < now,
+            col(OutboxMessage.lease_until) < wall,
         ),
     )
     if skipped:
@@ -540,7 +546,7 @@ def claim(
         .where(col(OutboxMessage.id).in_(ids), due)
         .values(
             status=DeliveryStatus.SENDING,
-            lease_until=now + lease,
+            lease_until=wall + lease,
             claimed_by=token,
             attempts=OutboxMessage.attempts + 1,
         )
