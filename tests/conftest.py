@@ -89,7 +89,21 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> 
     get_settings.cache_clear()
 
 
-def _empty_tables(engine: Engine) -> None:
+def cli_env(home: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment a user's ``giaoviec`` command would see here, plus ``extra``."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "GIAOVIEC_HOME": str(home),
+        "GIAOVIEC_DATABASE_URL": database_url,
+        **extra,
+    }
+    env.pop("GIAOVIEC_TODAY", None)  # a command under test says which day it is
+    return env
+
+
+def empty_tables(engine: Engine) -> None:
+    """Every table emptied, children first (each test starts from this)."""
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
@@ -100,7 +114,7 @@ def _empty_tables(engine: Engine) -> None:
 
 @pytest.fixture
 def clean_engine(engine: Engine, home: Path) -> Engine:
-    _empty_tables(engine)
+    empty_tables(engine)
     return engine
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import REPO, TABLES
+from tests.conftest import REPO
 
 # How long to let the world settle after a kill: the SMTP server may still be storing the
 # message whose DATA the dead client had finished sending, and a PostgreSQL backend needs a
@@ -33,20 +33,6 @@ def crash_seed() -> int:
     """The seed of this run's random kill points: ``GIAOVIEC_CRASH_SEED`` to replay a run."""
     given = os.environ.get("GIAOVIEC_CRASH_SEED")
     return int(given) if given else random.SystemRandom().randrange(2**31)
-
-
-def cli_env(home: Path, database_url: str, **extra: str) -> dict[str, str]:
-    """The environment a user's ``giaoviec`` command would see, plus ``extra`` variables."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "GIAOVIEC_HOME": str(home),
-        "GIAOVIEC_DATABASE_URL": database_url,
-        "GIAOVIEC_USER": "kiem-thu",
-        **extra,
-    }
-    env.pop("GIAOVIEC_TODAY", None)  # every command here says which day it is
-    return env
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,16 +173,6 @@ class Figures:
         )
         print(line, flush=True)
         return line
-
-
-def wipe(engine: Engine) -> None:
-    """Empty every table (children first), as the conftest does before each test."""
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in TABLES:
-                connection.execute(text(f"DELETE FROM {table}"))
 
 
 FOOTPRINT_TABLES = (

@@ -97,6 +97,15 @@ class SmtpTestServer:
 
     # ------------------------------------------------------------------ behaviour
 
+    def env(self) -> dict[str, str]:
+        """The settings that point a ``giaoviec`` command at this server (plain SMTP)."""
+        return {
+            "GIAOVIEC_SMTP_HOST": self.host,
+            "GIAOVIEC_SMTP_PORT": str(self.port),
+            "GIAOVIEC_SMTP_SECURITY": "none",
+            "GIAOVIEC_SMTP_FROM": "tdkt@example.gov.vn",
+        }
+
     def reject(
         self, address: str, code: int = 550, text: str = "5.1.1 Mailbox unavailable"
     ) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import random
 import re
 import signal
@@ -43,7 +42,7 @@ from models.tables import Activity, Assignment, Department, OutboxMessage
 from models.web_tables import UserRole
 from notifications.compose import compose
 from tests.browser import csrf_of, free_port
-from tests.conftest import BUILTIN_PLAN, REPO
+from tests.conftest import BUILTIN_PLAN, REPO, cli_env
 from tests.smtp_server import SmtpTestServer
 from tracking import accounts, clock, db, reminders, store
 from tracking.planio import read_plan_file
@@ -117,15 +116,8 @@ def scale(soak: bool) -> Scale:
 
 def child_env(home: Path, database_url: str, **extra: str) -> dict[str, str]:
     """What a user's shell would give a `giaoviec` process here."""
-    return {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "GIAOVIEC_HOME": str(home),
-        "GIAOVIEC_DATABASE_URL": database_url,
-        "GIAOVIEC_SECRET_KEY": SECRET,
-        "COLUMNS": "500",  # Rich must not wrap the messages the test reads
-        **extra,
-    }
+    # Rich must not wrap the messages the test reads.
+    return cli_env(home, database_url, GIAOVIEC_SECRET_KEY=SECRET, COLUMNS="500", **extra)
 
 
 # --- the people's scene ------------------------------------------------------------------
@@ -524,14 +516,7 @@ def test_delivery_workers_send_each_message_once(
     total = busy_outbox(clean_engine, scale)
     assert total >= 200, total  # "a few hundred": enough for the workers to overlap
     with SmtpTestServer() as smtp:
-        env = child_env(
-            home,
-            database_url,
-            GIAOVIEC_SMTP_HOST=smtp.host,
-            GIAOVIEC_SMTP_PORT=str(smtp.port),
-            GIAOVIEC_SMTP_SECURITY="none",
-            GIAOVIEC_SMTP_FROM="tdkt@example.gov.vn",
-        )
+        env = child_env(home, database_url, **smtp.env())
         logs = [home / f"worker-{n}.log" for n in range(scale.workers)]
         workers: list[subprocess.Popen[bytes]] = []
         began = time.monotonic()

@@ -34,17 +34,15 @@ from models.tables import (
 )
 from notifications.compose import compose
 from notifications.sweep import sweep_day
-from tests.conftest import BUILTIN_PLAN
+from tests.conftest import BUILTIN_PLAN, cli_env, empty_tables
 from tests.crash_helpers import (
     Aim,
     Figures,
     Runner,
     RunResult,
-    cli_env,
     crash_seed,
     footprint,
     generated_plan_yaml,
-    wipe,
 )
 from tests.smtp_server import SmtpTestServer
 from tracking import db, reminders, store
@@ -97,10 +95,8 @@ def delivery_runner(
     env = cli_env(
         home,
         database_url,
-        GIAOVIEC_SMTP_HOST=smtp.host,
-        GIAOVIEC_SMTP_PORT=str(smtp.port),
-        GIAOVIEC_SMTP_SECURITY="none",
-        GIAOVIEC_SMTP_FROM="tdkt@example.gov.vn",
+        **smtp.env(),
+        GIAOVIEC_USER="kiem-thu",
         GIAOVIEC_DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
         GIAOVIEC_DELIVERY_CONCURRENCY=str(senders),
     )
@@ -421,7 +417,7 @@ def test_killed_plan_load_leaves_the_plan_absent_or_whole(
     files["v2"].write_text(second, encoding="utf-8")
     for text, name in ((first, "v1"), (second, "v2")):
         check_plan_text(text.encode(), name)  # both are valid plans
-    runner = Runner(cli_env(home, database_url), tmp_path / "load.log")
+    runner = Runner(cli_env(home, database_url, GIAOVIEC_USER="kiem-thu"), tmp_path / "load.log")
     rng = random.Random(f"{seed}:plan-load")
     figures = Figures("plan load", seed, clean_engine.dialect.name)
 
@@ -444,10 +440,10 @@ def test_killed_plan_load_leaves_the_plan_absent_or_whole(
     # or an update, and afterwards only the state before or the state after may be seen.
     step = {"absent": "v1", "v1": "v2"}
     current = "absent"
-    wipe(clean_engine)
+    empty_tables(clean_engine)
     for _ in range(kills(soak, 15, 100)):
         if current == "v2":
-            wipe(clean_engine)
+            empty_tables(clean_engine)
             current = "absent"
         target = step[current]
         delay = aims[target].delay(rng)
@@ -469,7 +465,7 @@ def test_killed_plan_load_leaves_the_plan_absent_or_whole(
     # changes nothing at all: no version, due date or history row moves.
     target = step.get(current, "v1")
     if current == "v2":
-        wipe(clean_engine)
+        empty_tables(clean_engine)
     runner.run(["plan", "load", str(files[target])])
     assert plan_state(clean_engine) == states[target]
     versions = assignment_versions(clean_engine)
@@ -598,7 +594,7 @@ def test_killed_actions_keep_state_history_and_outbox_together(
     machine."""
     text = generated_plan_yaml(random.Random(seed), 8, 60)
     baseline = set_up_generated_plan(clean_engine, text)
-    runner = Runner(cli_env(home, database_url), tmp_path / "act.log")
+    runner = Runner(cli_env(home, database_url, GIAOVIEC_USER="kiem-thu"), tmp_path / "act.log")
     rng = random.Random(f"{seed}:actions")
     figures = Figures("lifecycle actions", seed, clean_engine.dialect.name)
     # Showing an assignment reads what an action reads, without writing: its start-up. One

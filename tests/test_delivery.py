@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from sqlmodel import Session, select
 from models.enums import DeliveryStatus, ReminderKind
 from models.tables import Activity, OutboxMessage
 from notifications.delivery import deliver
-from tests.conftest import BUILTIN_PLAN, REPO
+from tests.conftest import BUILTIN_PLAN, REPO, cli_env
 from tests.smtp_server import SmtpTestServer
 from tests.zalo_fake import FakeZalo
 from tracking import clock, reminders, store
@@ -269,13 +268,7 @@ def test_killed_delivery_loses_nothing(
     assert len(rows) >= 10
     smtp.delay_data(0.15)  # slow enough to be killed mid-run
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "GIAOVIEC_HOME": str(home),
-        "GIAOVIEC_DATABASE_URL": database_url,
-        "GIAOVIEC_SMTP_HOST": smtp.host,
-        "GIAOVIEC_SMTP_PORT": str(smtp.port),
-        "GIAOVIEC_SMTP_SECURITY": "none",
+        **cli_env(home, database_url, **smtp.env()),
         "GIAOVIEC_DELIVERY_LEASE_SECONDS": "1",
         # One sender: at most one message is in flight at the kill (with k senders, k are;
         # tests/test_delivery_concurrency.py checks that case).

@@ -6,7 +6,6 @@ its own connection kept open across messages.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from models.enums import DeliveryStatus
 from notifications.apprise_adapter import Outcome, SmtpLink, email_url, send_one
 from notifications.compose import compose
 from notifications.delivery import DeliveryReport, deliver
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_env
 from tests.smtp_server import SmtpTestServer
 from tests.test_delivery import LATER, all_rows, an_giang_with_reminders, smtp_settings
 from tracking import clock, store
@@ -99,13 +98,7 @@ def test_kill_with_k_senders_doubles_at_most_k(
     concurrency = 3
     smtp.delay_data(0.15)
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "GIAOVIEC_HOME": str(home),
-        "GIAOVIEC_DATABASE_URL": database_url,
-        "GIAOVIEC_SMTP_HOST": smtp.host,
-        "GIAOVIEC_SMTP_PORT": str(smtp.port),
-        "GIAOVIEC_SMTP_SECURITY": "none",
+        **cli_env(home, database_url, **smtp.env()),
         "GIAOVIEC_DELIVERY_LEASE_SECONDS": "1",
         "GIAOVIEC_DELIVERY_CONCURRENCY": str(concurrency),
     }

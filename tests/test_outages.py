@@ -36,7 +36,7 @@ from notifications import apprise_adapter, delivery
 from notifications.compose import compose
 from notifications.delivery import DeliveryReport, deliver
 from notifications.zalo import FileTokenStore, TokenPair, ZaloAccount, ZaloConfig
-from tests.conftest import BUILTIN_PLAN, REPO
+from tests.conftest import BUILTIN_PLAN, REPO, cli_env
 from tests.outage_servers import FlakySmtp, FlakyZalo
 from tests.smtp_server import free_port
 from tests.test_delivery import ANG, DAY, LATER, all_rows, an_giang_with_reminders, smtp_settings
@@ -97,18 +97,8 @@ def activities(session: Session, action: str) -> int:
     return len(session.exec(select(Activity).where(Activity.action == action)).all())
 
 
-def cli_env(home: Path, database_url: str, smtp: FlakySmtp, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "GIAOVIEC_HOME": str(home),
-        "GIAOVIEC_DATABASE_URL": database_url,
-        "GIAOVIEC_SMTP_HOST": smtp.host,
-        "GIAOVIEC_SMTP_PORT": str(smtp.port),
-        "GIAOVIEC_SMTP_SECURITY": "none",
-        "GIAOVIEC_SMTP_FROM": "tdkt@example.gov.vn",
-        **extra,
-    }
+def smtp_cli_env(home: Path, database_url: str, smtp: FlakySmtp, **extra: str) -> dict[str, str]:
+    return cli_env(home, database_url, **smtp.env(), **extra)
 
 
 # ------------------------------------------------------------------------------ SMTP
@@ -126,7 +116,7 @@ def test_smtp_down_for_a_while_then_back(
     # The first run is the real command, so what the operator sees is checked too.
     first = subprocess.run(
         [sys.executable, "-m", "cli", "deliver"],
-        env=cli_env(home, database_url, smtp),
+        env=smtp_cli_env(home, database_url, smtp),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -571,7 +561,7 @@ def test_postgres_restarted_during_delivery(
         owed = owed_mail(session)
     count = sum(owed.values())
     smtp.delay_data(0.2)  # about 0.25 s a message: the run lasts several seconds
-    env = cli_env(home, url, smtp, GIAOVIEC_DELIVERY_LEASE_SECONDS="1")
+    env = smtp_cli_env(home, url, smtp, GIAOVIEC_DELIVERY_LEASE_SECONDS="1")
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "cli", "deliver"],

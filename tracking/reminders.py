@@ -562,6 +562,15 @@ def claim(
     return token, list(claimed)
 
 
+def _held(message: OutboxMessage, token: str) -> Any:
+    """``message`` is still leased to the run holding ``token`` (not taken over, not done)."""
+    return and_(
+        col(OutboxMessage.id) == message.id,
+        col(OutboxMessage.claimed_by) == token,
+        col(OutboxMessage.status) == DeliveryStatus.SENDING,
+    )
+
+
 def still_relevant(session: Session, message: OutboxMessage) -> bool:
     """A daily reminder whose assignment was submitted, closed or paused meanwhile is moot."""
     if message.kind not in _DAILY_KINDS or message.assignment_id is None:
@@ -619,11 +628,7 @@ def postpone(
     for message in messages:
         result = session.execute(
             update(OutboxMessage)
-            .where(
-                col(OutboxMessage.id) == message.id,
-                col(OutboxMessage.claimed_by) == token,
-                col(OutboxMessage.status) == DeliveryStatus.SENDING,
-            )
+            .where(_held(message, token))
             .values(
                 status=DeliveryStatus.PENDING,
                 lease_until=None,
@@ -675,11 +680,7 @@ def finish(
         values["next_attempt_at"] = outcome.next_attempt_at
     result = session.execute(
         update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id) == message.id,
-            col(OutboxMessage.claimed_by) == token,
-            col(OutboxMessage.status) == DeliveryStatus.SENDING,
-        )
+        .where(_held(message, token))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
