@@ -204,18 +204,6 @@ def prepare_outbox(url: str, messages: int) -> dict[str, Any]:
 # --- the child side: one variant, measured -------------------------------------------------
 
 
-def _peak_mb() -> float:
-    """This process's own peak RSS. Linux keeps ``ru_maxrss`` across exec, so a child of a
-    parent that grew while preparing the data would report the parent's peak; VmHWM
-    belongs to the address space, which exec replaces."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return peak_rss_mb()
-
-
 def run_giaoviec(url: str, port: int, messages: int) -> dict[str, Any]:
     from notifications.delivery import deliver
     from tracking import clock, db
@@ -230,7 +218,7 @@ def run_giaoviec(url: str, port: int, messages: int) -> dict[str, Any]:
     wall = time.perf_counter() - started
     return {
         "wall": wall,
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_rss_mb(),
         "counts": dict(report.counts),
         "concurrency": getattr(settings, "delivery_concurrency", 1),
     }
@@ -252,7 +240,7 @@ def run_smtplib(sample_file: str, port: int, messages: int) -> dict[str, Any]:
             mail.add_alternative(sample["html"], subtype="html")
             connection.send_message(mail, SENDER, [addresses[n % len(addresses)]])
     wall = time.perf_counter() - started
-    return {"wall": wall, "peak_mb": _peak_mb(), "counts": {"sent": messages}}
+    return {"wall": wall, "peak_mb": peak_rss_mb(), "counts": {"sent": messages}}
 
 
 # --- the parent: prepare, run each variant, check the server's counts ---------------------

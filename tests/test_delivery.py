@@ -201,15 +201,8 @@ def test_zalo_permanent_error_falls_back_to_email(
 
     with FakeZalo() as fake:
         # Channels are chosen when messages are enqueued, from the process settings.
-        for name, value in {
-            "OA_ID": "4318",
-            "APP_ID": fake.app_id,
-            "SECRET_KEY": fake.secret_key,
-            "OA_BASE": fake.base_url,
-            "BUSINESS_BASE": fake.base_url,
-            "OAUTH_BASE": fake.base_url,
-        }.items():
-            monkeypatch.setenv(f"GIAOVIEC_ZALO_{name}", value)
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
         get_settings.cache_clear()
         settings = smtp_settings(
             smtp,

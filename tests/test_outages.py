@@ -366,15 +366,8 @@ def test_zalo_errors_and_timeouts_for_a_while(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with FlakyZalo() as fake:
-        for name, value in {
-            "OA_ID": "4318",
-            "APP_ID": fake.app_id,
-            "SECRET_KEY": fake.secret_key,
-            "OA_BASE": fake.base_url,
-            "BUSINESS_BASE": fake.base_url,
-            "OAUTH_BASE": fake.base_url,
-        }.items():
-            monkeypatch.setenv(f"GIAOVIEC_ZALO_{name}", value)
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
         get_settings.cache_clear()  # channels are chosen from the process settings
         settings = smtp_settings(
             smtp,

@@ -122,6 +122,18 @@ class FakeZalo:
         assert self._server is not None, "FakeZalo is not started"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    def env(self) -> dict[str, str]:
+        """The settings that point giaoviec's Zalo OA and ZNS plugins at this stand-in."""
+        values = {
+            "OA_ID": "4318",
+            "APP_ID": self.app_id,
+            "SECRET_KEY": self.secret_key,
+            "OA_BASE": self.base_url,
+            "BUSINESS_BASE": self.base_url,
+            "OAUTH_BASE": self.base_url,
+        }
+        return {f"GIAOVIEC_ZALO_{name}": value for name, value in values.items()}
+
     # ------------------------------------------------------------------ state and knobs
 
     @property

@@ -641,18 +641,7 @@ def postpone(
         if result.rowcount != 1:  # type: ignore[attr-defined]
             continue
         postponed += 1
-        session.add(
-            Activity(
-                at=now,
-                plan_id=message.plan_id,
-                assignment_id=message.assignment_id,
-                actor="giaoviec",
-                action="message_postponed",
-                field="outbox",
-                to_value=str(message.id),
-                note=f"{message.kind.value} · {message.channel.value} · {detail}"[:2000],
-            )
-        )
+        session.add(_outcome_activity(message, now, "message_postponed", detail))
     session.commit()
     return postponed
 
@@ -687,22 +676,28 @@ def finish(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         return False
-    session.add(
-        Activity(
-            at=now,
-            plan_id=message.plan_id,
-            assignment_id=message.assignment_id,
-            actor="giaoviec",
-            action=f"message_{outcome.status.value}",
-            field="outbox",
-            to_value=str(message.id),
-            note=f"{message.kind.value} · {message.channel.value} · {outcome.detail}"[:2000],
-        )
-    )
+    action = f"message_{outcome.status.value}"
+    session.add(_outcome_activity(message, now, action, outcome.detail))
     if outcome.fall_back:
         fall_back_to_email(session, message, now)
     session.commit()
     return True
+
+
+def _outcome_activity(
+    message: OutboxMessage, now: dt.datetime, action: str, detail: str
+) -> Activity:
+    """The history row of what happened to one outbox message."""
+    return Activity(
+        at=now,
+        plan_id=message.plan_id,
+        assignment_id=message.assignment_id,
+        actor="giaoviec",
+        action=action,
+        field="outbox",
+        to_value=str(message.id),
+        note=f"{message.kind.value} · {message.channel.value} · {detail}"[:2000],
+    )
 
 
 def fall_back_to_email(session: Session, message: OutboxMessage, now: dt.datetime) -> int:

@@ -395,11 +395,12 @@ def recompute_plans(
     for row in session.exec(query):
         by_plan[row.plan_id].append(row)
     prerequisites = _prerequisites_of_plans(session, list(by_plan))
+    basis = calendar.basis()
     moved = 0
     for plan in plans:
         rows = by_plan.get(plan.id or 0, [])
         moved += _resolve_plan(session, plan, rows, prerequisites, calendar, actor)
-        plan.deadlines_basis = calendar.basis()
+        plan.deadlines_basis = basis
     return moved
 
 
