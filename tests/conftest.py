@@ -47,6 +47,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def on_postgresql() -> bool:
+    return os.environ.get("GIAOVIEC_DATABASE_URL", "").startswith("postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run only the tests whose outcome can depend on the database.
+
+    CI runs the suite twice, on SQLite then on PostgreSQL. A test that never asks for the
+    database (calendar, importer, plan-file parsing, templates) or that is marked
+    ``db_agnostic`` (a page's layout in a browser) proves nothing new the second time, so the
+    PostgreSQL pass deselects it; pytest's summary counts them as "deselected".
+    """
+    if not on_postgresql():
+        return
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        uses_database = "database_url" in getattr(item, "fixturenames", ())
+        if uses_database and item.get_closest_marker("db_agnostic") is None:
+            kept.append(item)
+        else:
+            dropped.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def soak(request: pytest.FixtureRequest) -> bool:
     """True under ``--soak``: reliability tests scale their loops up (CI runs without it)."""
