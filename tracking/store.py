@@ -1270,7 +1270,7 @@ def _cancel_queued(session: Session, contact: Contact, reason: str) -> int:
             col(OutboxMessage.contact_id) == contact.id,
             col(OutboxMessage.status) == DeliveryStatus.PENDING,
         )
-        .values(status=DeliveryStatus.CANCELLED, last_error=f"người nhận: {reason}"[:1000])
+        .values(status=DeliveryStatus.CANCELLED, last_error=f"người nhận {reason}"[:1000])
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -1370,7 +1370,7 @@ def remove_contact(session: Session, department: str, name: str, actor: str) -> 
     dept = get_department(session, clean(department))
     contact = _existing_contact(session, dept, name)
     _mark_operator(contact, "active")
-    cancelled = deactivate_contact(session, contact, dept.code, actor, "gỡ bằng lệnh")
+    cancelled = deactivate_contact(session, contact, dept.code, actor, "đã được gỡ bằng lệnh")
     session.flush()
     return contact, cancelled
 
@@ -1415,7 +1415,7 @@ def move_contact(
     contact.department_id = target.id
     contact.generation += 1
     _mark_operator(contact, "department")
-    cancelled = _cancel_queued(session, contact, f"chuyển sang đơn vị {target.code}")
+    cancelled = _cancel_queued(session, contact, f"đã chuyển sang đơn vị {target.code}")
     _record(
         session,
         None,
