@@ -97,9 +97,13 @@ class Contact(SQLModel, table=True):
     file_key: str | None = Field(default=None, max_length=200)
     # Codes of the plans whose file lists this contact: a contact dropped by every file that
     # listed it (and never touched by an operator) is removed.
-    plans: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    plans: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     # The fields an operator set with `giaoviec contacts`: a plan load never changes them.
-    operator_fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    operator_fields: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     active: bool = True  # False once removed: no reminders, no links
     # Part of every one-click link made for this contact; bumped when the contact is removed
     # or moves to another unit, which revokes every link made before.
