@@ -680,13 +680,16 @@ def _outbox_views(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
 @contacts_app.command("list")
 def contacts_list(
     department: Annotated[str | None, typer.Option("--department", help="Mã đơn vị.")] = None,
+    removed: Annotated[
+        bool, typer.Option("--removed", help="Kể cả người đã gỡ (không còn nhận tin).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Người nhận của các đơn vị."""
     from tracking import store
 
     with _session() as session:
-        data = store.contact_views(session, department)
+        data = store.contact_views(session, department, include_removed=removed)
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -714,7 +717,10 @@ def contacts_set(
     ] = None,
     by: ByOpt = None,
 ) -> None:
-    """Thêm hoặc sửa người nhận của một đơn vị (không cần sửa tệp YAML)."""
+    """Thêm hoặc sửa người nhận của một đơn vị (không cần sửa tệp YAML).
+
+    Giá trị đặt bằng lệnh này không bị ghi đè khi nạp lại tệp kế hoạch (kể cả `init`).
+    """
     from tracking import store
 
     changes = {

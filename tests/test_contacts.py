@@ -250,6 +250,10 @@ def test_contacts_remove_rename_and_move_from_the_command_line(clean_engine: Eng
     assert ("VP-UBND", "Trần Thị Bích") in names and ("VP-UBND", "Trần Thị B") not in names
     assert ("SNV", "Bùi Thị K") in names and ("STC", "Bùi Thị K") not in names
 
+    [gone] = [c for c in contacts_json("--removed") if c["name"] == "Phạm Thị D"]
+    assert gone["active"] is False
+    code, out, _ = giaoviec("contacts", "list", "--removed", "--department", "SNV")
+    assert "đã gỡ" in out
     code, _, err = giaoviec("contacts", "remove", "SNV", "Không Có Ai")
     assert code == 2 and "Đơn vị SNV không có người nhận “Không Có Ai”." in err
     code, _, err = giaoviec("contacts", "rename", "SNV", "Lê Văn C", "bùi thị k")

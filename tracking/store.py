@@ -986,13 +986,15 @@ def _address(contact: Contact | None, row: OutboxMessage) -> str | None:
     return f"apprise #{row.target + 1}"
 
 
-def contact_views(session: Session, department: str | None = None) -> list[dict[str, Any]]:
-    """The contacts who receive messages (removed ones are left out), unit by unit."""
-    query = (
-        select(Contact, Department)
-        .join(Department, col(Department.id) == col(Contact.department_id))
-        .where(col(Contact.active))
+def contact_views(
+    session: Session, department: str | None = None, include_removed: bool = False
+) -> list[dict[str, Any]]:
+    """The contacts who receive messages (removed ones only when asked), unit by unit."""
+    query = select(Contact, Department).join(
+        Department, col(Department.id) == col(Contact.department_id)
     )
+    if not include_removed:
+        query = query.where(col(Contact.active))
     if department:
         query = query.where(Department.id == get_department(session, department).id)
     rows = session.exec(query.order_by(col(Department.code), col(Contact.id)))
@@ -1008,6 +1010,7 @@ def contact_views(session: Session, department: str | None = None) -> list[dict[
             "is_head": c.is_head,
             "is_coordinator": c.is_coordinator,
             "set_by_operator": sorted(c.operator_fields),
+            "active": c.active,
         }
         for c, dept in rows
     ]
