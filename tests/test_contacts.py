@@ -178,6 +178,29 @@ def test_the_file_still_owns_what_nobody_else_set_and_the_count_says_so(
     assert (c.email, c.phone) == ("c@angiang.gov.vn", "0987654321")
 
 
+def test_another_plans_file_never_flips_a_contact_back_and_forth(session: Session) -> None:
+    load(session, TWO_PEOPLE)
+    other = TWO_PEOPLE.replace("code: thu-nghiem", "code: ke-hoach-khac").replace(
+        "d@example.gov.vn", "d@khac.gov.vn"
+    )
+    for _ in range(2):  # the second plan, then the first again (as `init` does at each start)
+        result = load(session, other)
+        assert (result.contacts.added, result.contacts.updated) == (0, 0)
+        assert [str(n) for n in result.contacts.kept] == [
+            "Phạm Thị D (SNV): giữ email “d@example.gov.vn” theo tệp của kế hoạch "
+            "thu-nghiem; tệp này ghi “d@khac.gov.vn”."
+        ]
+        assert load(session, TWO_PEOPLE).contacts == store.ContactChanges()
+        assert person(session, "Phạm Thị D").email == "d@example.gov.vn"
+    # The seeding plan keeps its contacts up to date; once it drops one, the other plan does.
+    result = load(session, TWO_PEOPLE.replace("d@example.gov.vn", "d@angiang.gov.vn"))
+    assert result.contacts.updated == 1
+    assert person(session, "Phạm Thị D").email == "d@angiang.gov.vn"
+    load(session, TWO_PEOPLE.replace("Phạm Thị D", "Hồ Văn G"))
+    assert load(session, other).contacts.updated == 1
+    assert person(session, "Phạm Thị D").email == "d@khac.gov.vn"
+
+
 # --- removal ----------------------------------------------------------------------------
 
 
@@ -297,7 +320,8 @@ def test_loading_another_plan_keeps_the_first_plans_coordinators(
     with web_world(clean_engine, monkeypatch) as engine:
         with db.session_scope(engine) as session:
             result = load(session, PLAN_B.replace("Lê Văn C", "Phạm Thị D"))
-            assert result.contacts.kept == ()  # SNV is not B's coordinating unit: no noise
+            # SNV is not B's coordinating unit: B does not speak of coordinator rights.
+            assert not any("điều phối" in str(note) for note in result.contacts.kept)
             ref = f"{ANG}/SNV-01"
             store.act(session, ref, store.ActionRequest(Action.SUBMIT, "ptd"), TODAY)
             row = store.get_assignment(session, ref)

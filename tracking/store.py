@@ -1211,27 +1211,40 @@ def _apply_file(
         result.changed.append("active")
     if row.department_id != dept_id:  # moved out of the file's unit by an operator
         keep(f"đã được chuyển sang đơn vị khác bằng lệnh; tệp kế hoạch vẫn ghi ở {unit_code}.")
+    # The plan whose file seeded the contact (the first still listing it) keeps it up to date;
+    # another plan's file sharing the unit never changes it, so loads of two plans (or the
+    # built-in plan at every `init`) cannot flip a value back and forth.
+    seeder = row.plans[0]
     for field, value in _file_values(item, coordinating).items():
         current = getattr(row, field)
         if value == current:
             continue
         label = CONTACT_FIELD_LABELS[field]
+        # A file that leaves a field out does not disagree with a value set elsewhere.
+        silent = value is None or value is False or value == []
         if field in row.operator_fields:
-            # A file that leaves a field out does not disagree with the operator's value.
-            if value is None or value is False or value == []:
-                continue
-            keep(
-                f"giữ {label} {_shown(current)} do người vận hành đã đặt; "
-                f"tệp kế hoạch ghi {_shown(value)}."
-            )
+            if not silent:
+                keep(
+                    f"giữ {label} {_shown(current)} do người vận hành đã đặt; "
+                    f"tệp kế hoạch ghi {_shown(value)}."
+                )
             continue
-        if field == "is_coordinator" and current:
-            # Rights to confirm are never withdrawn by a load (another plan's file may simply
-            # not know this person); only `contacts set --not-coordinator` withdraws them.
-            if coordinating:
+        if field == "is_coordinator":
+            # Rights to confirm are given by the file of any plan the unit coordinates, and
+            # never withdrawn by a load (another plan's file may simply not know the person);
+            # only `contacts set --not-coordinator` withdraws them.
+            if current and coordinating:
                 keep(
                     "giữ quyền điều phối; tệp kế hoạch không ghi quyền này "
                     "(bỏ bằng `giaoviec contacts set … --not-coordinator`)."
+                )
+            if current:
+                continue
+        elif seeder != plan_code:
+            if not silent:
+                keep(
+                    f"giữ {label} {_shown(current)} theo tệp của kế hoạch {seeder}; "
+                    f"tệp này ghi {_shown(value)}."
                 )
             continue
         setattr(row, field, value)
