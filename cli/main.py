@@ -64,7 +64,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="In dạng JSON.")]
 
 
 def _actor(by: str | None) -> str:
-    return by or getpass.getuser()
+    from models.text import clean
+
+    # The history names people in the one stored form (models.text.clean), like contacts.
+    return clean(by or "") or getpass.getuser()
 
 
 @contextmanager
