@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from models.dates import parse_date
+
+if TYPE_CHECKING:
+    from tracking.store import ContactChanges
 
 out = Console()
 err = Console(stderr=True)
@@ -48,3 +51,18 @@ def today_of(value: str | None) -> dt.date:
     from tracking import clock
 
     return clock.today(option_date(value))
+
+
+def print_contact_changes(console: Console, changes: ContactChanges) -> None:
+    """What a plan load did to contacts, and every value it kept against the file, by name."""
+    console.print(
+        f"Người nhận: thêm {changes.added}, sửa {changes.updated}, gỡ {changes.removed}.",
+        highlight=False,
+    )
+    if changes.kept:
+        console.print(
+            f"[yellow]Giữ nguyên {len(changes.kept)} điểm khác với tệp kế hoạch:[/]",
+            highlight=False,
+        )
+        for note in changes.kept:
+            console.print(f"  {note}", highlight=False, markup=False)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from cli.common import err, fail, out
+from cli.common import err, fail, out, print_contact_changes
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -146,3 +146,4 @@ def _load(imported: Imported, by: str | None, console: Console) -> None:
         f"{verb} kế hoạch [bold]{result.plan_code}[/]: thêm {result.assignments_added}, "
         f"sửa {result.assignments_updated}, hủy {result.assignments_removed} nhiệm vụ."
     )
+    print_contact_changes(console, result.contacts)

@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from cli.common import EXIT_USAGE, TodayOpt, err, fail, out
+from cli.common import EXIT_USAGE, TodayOpt, err, fail, out, print_contact_changes
 from cli.common import option_date as _date
 from cli.common import today_of as _today
 from models.dates import format_vn
@@ -64,7 +64,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="In dạng JSON.")]
 
 
 def _actor(by: str | None) -> str:
-    return by or getpass.getuser()
+    from models.text import clean
+
+    # The history names people in the one stored form (models.text.clean), like contacts.
+    return clean(by or "") or getpass.getuser()
 
 
 @contextmanager
@@ -129,6 +132,7 @@ def _load(path: Path, by: str | None) -> None:
         f"{verb} kế hoạch [bold]{result.plan_code}[/]: thêm {result.assignments_added}, "
         f"sửa {result.assignments_updated}, hủy {result.assignments_removed} nhiệm vụ."
     )
+    print_contact_changes(out, result.contacts)
 
 
 # --- set-up -----------------------------------------------------------------------------
@@ -679,13 +683,16 @@ def _outbox_views(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
 @contacts_app.command("list")
 def contacts_list(
     department: Annotated[str | None, typer.Option("--department", help="Mã đơn vị.")] = None,
+    removed: Annotated[
+        bool, typer.Option("--removed", help="Kể cả người đã gỡ (không còn nhận tin).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Người nhận của các đơn vị."""
     from tracking import store
 
     with _session() as session:
-        data = store.contact_views(session, department)
+        data = store.contact_views(session, department, include_removed=removed)
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -713,7 +720,10 @@ def contacts_set(
     ] = None,
     by: ByOpt = None,
 ) -> None:
-    """Thêm hoặc sửa người nhận của một đơn vị (không cần sửa tệp YAML)."""
+    """Thêm hoặc sửa người nhận của một đơn vị (không cần sửa tệp YAML).
+
+    Giá trị đặt bằng lệnh này không bị ghi đè khi nạp lại tệp kế hoạch (kể cả `init`).
+    """
     from tracking import store
 
     changes = {
@@ -732,7 +742,74 @@ def contacts_set(
             {k: v for k, v in changes.items() if v is not None},
             _actor(by),
         )
-    out.print(f"{'Đã thêm' if created else 'Đã cập nhật'} người nhận {name} ({department}).")
+    out.print(
+        f"{'Đã thêm' if created else 'Đã cập nhật'} người nhận {name} ({department}); "
+        "các giá trị vừa đặt không bị tệp kế hoạch ghi đè khi nạp lại.",
+        highlight=False,
+        markup=False,
+    )
+
+
+@contacts_app.command("remove")
+def contacts_remove(
+    department: Annotated[str, typer.Argument(help="Mã đơn vị, ví dụ SNV.")],
+    name: Annotated[str, typer.Argument(help="Họ tên người nhận.")],
+    by: ByOpt = None,
+) -> None:
+    """Gỡ một người nhận: thôi nhận nhắc việc, hủy tin đang chờ gửi, vô hiệu liên kết đã gửi.
+
+    Nạp lại tệp kế hoạch không khôi phục người đã gỡ; muốn dùng lại thì `contacts set`.
+    """
+    from tracking import store
+
+    with _session() as session:
+        contact, cancelled = store.remove_contact(session, department, name, _actor(by))
+        shown = contact.name
+    out.print(
+        f"Đã gỡ người nhận {shown} ({department}): hủy {cancelled} tin đang chờ gửi; "
+        "các liên kết đã gửi cho người này hết hiệu lực.",
+        highlight=False,
+        markup=False,
+    )
+
+
+@contacts_app.command("rename")
+def contacts_rename(
+    department: Annotated[str, typer.Argument(help="Mã đơn vị, ví dụ SNV.")],
+    name: Annotated[str, typer.Argument(help="Họ tên hiện tại.")],
+    new_name: Annotated[str, typer.Argument(help="Họ tên mới.")],
+    by: ByOpt = None,
+) -> None:
+    """Sửa họ tên một người nhận; tệp kế hoạch ghi tên cũ vẫn nhận ra người này."""
+    from tracking import store
+
+    with _session() as session:
+        contact = store.rename_contact(session, department, name, new_name, _actor(by))
+        shown = contact.name
+    out.print(f"Đã đổi tên người nhận thành {shown} ({department}).", highlight=False, markup=False)
+
+
+@contacts_app.command("move")
+def contacts_move(
+    department: Annotated[str, typer.Argument(help="Mã đơn vị hiện tại.")],
+    name: Annotated[str, typer.Argument(help="Họ tên người nhận.")],
+    new_department: Annotated[str, typer.Argument(help="Mã đơn vị mới.")],
+    by: ByOpt = None,
+) -> None:
+    """Chuyển một người nhận sang đơn vị khác; các liên kết đã gửi cho người này hết hiệu lực."""
+    from tracking import store
+
+    with _session() as session:
+        contact, cancelled = store.move_contact(
+            session, department, name, new_department, _actor(by)
+        )
+        shown = contact.name
+    out.print(
+        f"Đã chuyển {shown} từ {department} sang {new_department}: hủy {cancelled} tin "
+        "đang chờ gửi; các liên kết đã gửi cho người này hết hiệu lực.",
+        highlight=False,
+        markup=False,
+    )
 
 
 # --- Zalo -------------------------------------------------------------------------------

@@ -305,6 +305,8 @@ def contacts_table(rows: Sequence[dict[str, object]]) -> Table:
             for key, label in (("is_head", "lãnh đạo"), ("is_coordinator", "điều phối"))
             if r[key]
         ]
+        if not r.get("active", True):
+            roles.append("đã gỡ")
         table.add_row(
             str(r["department"]),
             str(r["name"]),

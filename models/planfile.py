@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from models.dates import parse_date
+from models.text import clean
 
 
 def _date_or_text(value: Any) -> Any:
@@ -32,8 +33,16 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
+def _cleaned(value: Any) -> Any:
+    # Names and codes are compared as stored: one canonical form (models.text.clean), so a
+    # file saved in NFD or with a zero-width space names the same units and people.
+    return clean(value) if isinstance(value, str) else value
+
+
 PlanDate = Annotated[dt.date, BeforeValidator(_date_or_text)]
-Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Code = Annotated[
+    str, BeforeValidator(_cleaned), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+]
 Plain = Annotated[str, AfterValidator(_no_control_characters)]
 # Each text's limit is its database column's (models.tables): SQLite stores longer text, but
 # PostgreSQL refuses it, so a longer value must be refused here, with its line.
@@ -42,7 +51,13 @@ Text500 = Annotated[Plain, Field(min_length=1, max_length=500)]
 Text300 = Annotated[Plain, Field(min_length=1, max_length=300)]
 Text200 = Annotated[Plain, Field(min_length=1, max_length=200)]
 Text100 = Annotated[Plain, Field(min_length=1, max_length=100)]
-Email = Annotated[Plain, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+Email = Annotated[
+    Plain, BeforeValidator(_cleaned), Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)
+]
+ZaloId = Annotated[str, BeforeValidator(_cleaned), Field(pattern=r"^\d{1,32}$")]
+Phone = Annotated[str, BeforeValidator(_cleaned), Field(pattern=r"^\+?\d{9,15}$")]
+# A one-line name (person, unit, role), in its canonical form.
+Name = Annotated[Plain, BeforeValidator(_cleaned), Field(min_length=1)]
 
 
 class _Strict(BaseModel):
@@ -50,11 +65,13 @@ class _Strict(BaseModel):
 
 
 class ContactSpec(_Strict):
-    name: Text200
-    role: Text200 | None = None
+    name: Annotated[Name, Field(max_length=200)]
+    role: Annotated[Name, Field(max_length=200)] | None = None
     email: Email | None = None
-    zalo_user_id: Annotated[str, Field(pattern=r"^\d{1,32}$")] | None = None
-    phone: Annotated[str, Field(pattern=r"^\+?\d{9,15}$")] | None = None
+    zalo_user_id: Annotated[str, BeforeValidator(_cleaned), Field(pattern=r"^\d{1,32}$")] | None = (
+        None
+    )
+    phone: Annotated[str, BeforeValidator(_cleaned), Field(pattern=r"^\+?\d{9,15}$")] | None = None
     apprise_urls: list[Annotated[Plain, Field(max_length=2000)]] = []
     is_head: bool = False
     is_coordinator: bool = False
@@ -62,8 +79,8 @@ class ContactSpec(_Strict):
 
 class UnitSpec(_Strict):
     code: Code
-    name: Text300
-    short_name: Text100 | None = None
+    name: Annotated[Name, Field(max_length=300)]
+    short_name: Annotated[Name, Field(max_length=100)] | None = None
     contacts: list[ContactSpec] = []
 
 

@@ -78,13 +78,36 @@ class Department(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
-    """A person of a unit who receives reminders."""
+    """A person of a unit who receives reminders.
+
+    Who owns which value (docs/plan-file.md, "Contacts: who owns what"): a plan file seeds a
+    contact; the fields an operator set afterwards (``operator_fields``) are never changed by a
+    load. Removed contacts are kept (``active`` false) so their outbox rows and history stay.
+    """
 
     __tablename__ = "contact"
 
     id: int | None = Field(default=None, primary_key=True)
     department_id: int = Field(foreign_key="department.id", index=True)
     name: str = Field(max_length=200)
+    # models.text.person_key(name): how people are matched (case, tone placement ignored).
+    name_key: str = Field(default="", max_length=200, index=True)
+    # The person_key of the name plan files list this contact under (kept when the operator
+    # renames it, so a reload still finds the person); None for contacts no file names.
+    file_key: str | None = Field(default=None, max_length=200)
+    # Codes of the plans whose file lists this contact: a contact dropped by every file that
+    # listed it (and never touched by an operator) is removed.
+    plans: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # The fields an operator set with `giaoviec contacts`: a plan load never changes them.
+    operator_fields: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    active: bool = True  # False once removed: no reminders, no links
+    # Part of every one-click link made for this contact; bumped when the contact is removed
+    # or moves to another unit, which revokes every link made before.
+    generation: int = 0
     role: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     zalo_user_id: str | None = Field(default=None, max_length=64)

@@ -148,12 +148,12 @@ def _with_assignment(
         if prereq is not None:
             fields["prerequisite_code"] = prereq.code
             fields["prerequisite_title"] = prereq.title
-    fields["links"] = _links(row, message, public_url)
+    fields["links"] = _links(session, row, message, public_url)
     return _replace(base, fields)
 
 
 def _links(
-    row: Assignment, message: OutboxMessage, public_url: str | _Unset | None
+    session: Session, row: Assignment, message: OutboxMessage, public_url: str | _Unset | None
 ) -> tuple[tuple[str, str], ...]:
     """One-click links for what this recipient may do; none without GIAOVIEC_PUBLIC_URL.
 
@@ -163,7 +163,17 @@ def _links(
     kinds = links.kinds_for_message(message.kind, message.role, message.is_copy, row.state)
     if not base_url or not kinds or row.id is None:
         return ()
-    return links.action_links(row.id, message.contact_id, kinds, base_url, clock.now_utc())
+    contact = session.get(Contact, message.contact_id)
+    if contact is None:
+        return ()
+    return links.action_links(
+        row.id,
+        message.contact_id,
+        kinds,
+        base_url,
+        clock.now_utc(),
+        generation=contact.generation,
+    )
 
 
 def _reason(activity: Activity | None, row: Assignment) -> str | None:

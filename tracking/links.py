@@ -1,10 +1,11 @@
 """Signed one-click action links for reminders: "báo cáo hoàn thành", "xác nhận"...
 
 A link names one assignment, one contact (the person the message went to) and one action,
-carries its expiry and a random nonce, and is signed (HMAC-SHA256, itsdangerous) with
-``GIAOVIEC_SECRET_KEY``. Opening it only shows a confirmation page; the page's POST does the
-action, and in the same transaction writes the nonce to ``used_links``, whose primary key makes
-the link single-use even when two clicks race.
+carries the contact's generation (bumped when the contact is removed or changes unit, which
+revokes every link made before), its expiry and a random nonce, and is signed (HMAC-SHA256,
+itsdangerous) with ``GIAOVIEC_SECRET_KEY``. Opening it only shows a confirmation page; the
+page's POST does the action, and in the same transaction writes the nonce to ``used_links``,
+whose primary key makes the link single-use even when two clicks race.
 
 The secret comes from the environment; with none set, an embedded install keeps a random one
 in ``GIAOVIEC_HOME/secret_key`` (mode 0600), which every process of that install shares. The
@@ -29,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models.enums import AssignmentState, ReminderKind
-from models.tables import Assignment, Contact, Department
+from models.tables import Assignment, Contact, Department, Plan
 from models.web_tables import UsedLink
 from tracking.accounts import UNIT_ACTIONS
 from tracking.labels import ACTION_BUTTONS
@@ -92,6 +93,7 @@ class LinkClaim:
     action: Action
     expires_at: dt.datetime
     nonce: str
+    generation: int = 0  # links made before generations existed read as the first one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +160,7 @@ def make_token(claim: LinkClaim, secret: str) -> str:
         claim.action.value,
         int(claim.expires_at.timestamp()),
         claim.nonce,
+        claim.generation,
     ]
     token = _serializer(secret).dumps(payload)
     assert isinstance(token, str)
@@ -171,15 +174,21 @@ def action_links(
     base_url: str,
     now: dt.datetime,
     valid_for: dt.timedelta | None = None,
+    *,
+    generation: int = 0,
 ) -> tuple[tuple[str, str], ...]:
-    """(label, url) pairs for ``MessageContext.links``: one fresh signed link per action."""
+    """(label, url) pairs for ``MessageContext.links``: one fresh signed link per action.
+
+    ``generation`` is the contact's (``Contact.generation``) when the message is made; a link
+    with an older one is refused (fails closed)."""
     lifetime = valid_for or dt.timedelta(days=link_settings().link_days)
     secret = secret_key()
     expires = now + lifetime
     base = base_url.rstrip("/")
     links = []
     for action in kinds:
-        claim = LinkClaim(assignment_id, contact_id, action, expires, secrets.token_urlsafe(12))
+        nonce = secrets.token_urlsafe(12)
+        claim = LinkClaim(assignment_id, contact_id, action, expires, nonce, generation)
         links.append((LINK_LABELS[action], f"{base}/l/{make_token(claim, secret)}"))
     return tuple(links)
 
@@ -227,13 +236,16 @@ def read_token(token: str, secret: str, now: dt.datetime) -> LinkClaim:
     """The claim of a genuine, unexpired link; raises ``LinkError`` otherwise."""
     try:
         payload = _serializer(secret).loads(token)
-        assignment_id, contact_id, action, expires, nonce = payload
+        if len(payload) == 5:  # made before links carried the contact's generation
+            payload = [*payload, 0]
+        assignment_id, contact_id, action, expires, nonce, generation = payload
         claim = LinkClaim(
             int(assignment_id),
             int(contact_id),
             Action(action),
             dt.datetime.fromtimestamp(int(expires), dt.UTC),
             str(nonce),
+            int(generation),
         )
     except (BadSignature, ValueError, TypeError) as exc:
         raise LinkError(
@@ -259,18 +271,30 @@ def resolve(session: Session, token: str, now: dt.datetime) -> LinkTarget:
     assignment = session.get(Assignment, claim.assignment_id)
     contact = session.get(Contact, claim.contact_id)
     department = session.get(Department, contact.department_id) if contact else None
-    if assignment is None or contact is None or department is None:
+    plan = session.get(Plan, assignment.plan_id) if assignment else None
+    if assignment is None or contact is None or department is None or plan is None:
         raise LinkError("invalid", "Liên kết không còn dùng được: nhiệm vụ hoặc người nhận đã đổi.")
-    if not contact_may(contact, assignment, claim.action):
+    if not contact.active or claim.generation != contact.generation:
+        raise LinkError(
+            "not_allowed",
+            "Liên kết này đã hết hiệu lực: người nhận đã được gỡ khỏi danh sách hoặc đã chuyển "
+            "đơn vị. Hãy đăng nhập để thao tác.",
+        )
+    if not contact_may(contact, assignment, claim.action, plan.coordinator_department_id):
         raise LinkError("not_allowed", "Người nhận liên kết này không còn được giao thao tác này.")
     return LinkTarget(claim, assignment, contact, department)
 
 
-def contact_may(contact: Contact, assignment: Assignment, action: Action) -> bool:
-    """A lead unit's contact does the unit's actions; a coordinator contact decides."""
+def contact_may(
+    contact: Contact, assignment: Assignment, action: Action, coordinator_unit: int | None
+) -> bool:
+    """A lead unit's contact does the unit's actions; a coordinator contact of the plan's
+    coordinating unit decides (the flag is the person's; the plan says which unit decides)."""
+    if not contact.active:
+        return False
     if action in UNIT_ACTIONS and contact.department_id == assignment.lead_department_id:
         return True
-    return contact.is_coordinator
+    return contact.is_coordinator and contact.department_id == coordinator_unit
 
 
 def consume(session: Session, target: LinkTarget, now: dt.datetime) -> None:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from models.planfile import PlanFile
+from models.text import person_key
 from tracking.schedule import CycleError, topological_order
 
 MAX_PLAN_BYTES = 5 * 1024 * 1024
@@ -263,6 +264,16 @@ def _reference_problems(spec: PlanFile, lines: Mapping[Loc, int], name: str) -> 
         if unit.code in units:
             yield problem(("units", i, "code"), f"mã đơn vị “{unit.code}” bị trùng")
         units.add(unit.code)
+        people: dict[str, str] = {}
+        for j, contact in enumerate(unit.contacts):
+            # People are matched as models.text.person_key says: "Thuỷ" and "thủy" are one.
+            key = person_key(contact.name)
+            if key in people:
+                yield problem(
+                    ("units", i, "contacts", j, "name"),
+                    f"người nhận “{contact.name}” trùng với “{people[key]}” của cùng đơn vị",
+                )
+            people.setdefault(key, contact.name)
     if spec.plan.coordinator not in units:
         yield problem(("plan", "coordinator"), _unknown_unit(spec.plan.coordinator))
 

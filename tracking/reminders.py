@@ -290,7 +290,10 @@ def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> 
 
 def _contacts_by_department(session: Session) -> dict[int, list[Contact]]:
     found: dict[int, list[Contact]] = {}
-    for contact in session.exec(select(Contact).order_by(col(Contact.id))):
+    # Removed contacts hear nothing (store.deactivate_contact).
+    for contact in session.exec(
+        select(Contact).where(col(Contact.active)).order_by(col(Contact.id))
+    ):
         found.setdefault(contact.department_id, []).append(contact)
     return found
 
@@ -572,7 +575,11 @@ def _held(message: OutboxMessage, token: str) -> Any:
 
 
 def still_relevant(session: Session, message: OutboxMessage) -> bool:
-    """A daily reminder whose assignment was submitted, closed or paused meanwhile is moot."""
+    """A message to a contact removed or moved since it was queued is moot; so is a daily
+    reminder whose assignment was submitted, closed or paused meanwhile."""
+    contact = session.get(Contact, message.contact_id)
+    if contact is None or not contact.active or contact.department_id != message.department_id:
+        return False
     if message.kind not in _DAILY_KINDS or message.assignment_id is None:
         return True
     row = session.get(Assignment, message.assignment_id)

@@ -112,6 +112,7 @@ class LoadResult:
     assignments_added: int
     assignments_updated: int
     assignments_removed: int
+    contacts: ContactChanges = dataclasses.field(default_factory=lambda: ContactChanges())
 
 
 def load_plan(session: Session, checked: CheckedPlan, actor: str) -> LoadResult:
@@ -122,6 +123,7 @@ def load_plan(session: Session, checked: CheckedPlan, actor: str) -> LoadResult:
     """
     spec = checked.spec
     units = _upsert_units(session, spec)
+    contacts = sync_plan_contacts(session, spec, units, actor)
     plan, created = _upsert_plan(session, spec, checked, units)
     existing = {
         a.code: a for a in session.exec(select(Assignment).where(Assignment.plan_id == plan.id))
@@ -152,7 +154,7 @@ def load_plan(session: Session, checked: CheckedPlan, actor: str) -> LoadResult:
     session.flush()
     recompute_deadlines(session, plan, load_calendar(session), actor)
     assert plan.id is not None
-    return LoadResult(plan.id, plan.code, created, added, updated, removed)
+    return LoadResult(plan.id, plan.code, created, added, updated, removed, contacts)
 
 
 def _upsert_units(session: Session, spec: PlanFile) -> dict[str, Department]:
@@ -160,7 +162,6 @@ def _upsert_units(session: Session, spec: PlanFile) -> dict[str, Department]:
     found = {
         d.code: d for d in session.exec(select(Department).where(col(Department.code).in_(codes)))
     }
-    coordinator = spec.plan.coordinator
     for unit in spec.units:
         dept = found.get(unit.code)
         if dept is None:
@@ -169,28 +170,8 @@ def _upsert_units(session: Session, spec: PlanFile) -> dict[str, Department]:
             found[unit.code] = dept
         else:
             dept.name, dept.short_name = unit.name, unit.short_name
-        session.flush()
-        _upsert_contacts(session, dept, unit.contacts, is_coordinator_unit=unit.code == coordinator)
+    session.flush()
     return found
-
-
-def _upsert_contacts(
-    session: Session, dept: Department, contacts: Sequence[ContactSpec], is_coordinator_unit: bool
-) -> None:
-    # Matched by name within the unit: contacts added later by other means are kept.
-    existing = {
-        c.name: c for c in session.exec(select(Contact).where(Contact.department_id == dept.id))
-    }
-    for spec in contacts:
-        contact = existing.get(spec.name)
-        values = spec.model_dump()
-        values["is_coordinator"] = spec.is_coordinator and is_coordinator_unit
-        if contact is None:
-            assert dept.id is not None
-            session.add(Contact(department_id=dept.id, **values))
-        else:
-            for key, value in values.items():
-                setattr(contact, key, value)
 
 
 def _upsert_plan(
@@ -537,6 +518,9 @@ def get_plan(session: Session, ref: str | None) -> Plan:
         raise NotFound(
             "Chưa có kế hoạch nào." if not plans else "Có nhiều kế hoạch: hãy chỉ rõ --plan."
         )
+    from models.text import clean
+
+    ref = clean(ref)  # a code pasted with a zero-width space or NBSP still names the plan
     query = select(Plan).where(Plan.code == ref)
     plan = session.exec(query).first()
     if plan is None and ref.isdigit():
@@ -548,7 +532,9 @@ def get_plan(session: Session, ref: str | None) -> Plan:
 
 def get_assignment(session: Session, ref: str) -> Assignment:
     """By id, by code when only one plan has it, or as ``plan-code/CODE``."""
-    ref = ref.strip()
+    from models.text import clean
+
+    ref = clean(ref)
     if ref.isdigit():
         row = session.get(Assignment, int(ref))
         if row is not None:
@@ -566,6 +552,9 @@ def get_assignment(session: Session, ref: str) -> Assignment:
 
 
 def get_department(session: Session, code: str) -> Department:
+    from models.text import clean
+
+    code = clean(code)
     dept = session.exec(select(Department).where(Department.code == code)).first()
     if dept is None:
         raise NotFound(f"Không tìm thấy đơn vị “{code}”.")
@@ -893,11 +882,9 @@ def count_assignments(session: Session, plan: Plan) -> int:
 
 
 def contacts_of(session: Session, department_id: int) -> list[Contact]:
-    return list(
-        session.exec(
-            select(Contact).where(Contact.department_id == department_id).order_by(col(Contact.id))
-        )
-    )
+    """A unit's contacts who receive messages (removed ones are kept, but hear nothing)."""
+    query = select(Contact).where(Contact.department_id == department_id, col(Contact.active))
+    return list(session.exec(query.order_by(col(Contact.id))))
 
 
 # --- activity ---------------------------------------------------------------------------
@@ -999,10 +986,15 @@ def _address(contact: Contact | None, row: OutboxMessage) -> str | None:
     return f"apprise #{row.target + 1}"
 
 
-def contact_views(session: Session, department: str | None = None) -> list[dict[str, Any]]:
+def contact_views(
+    session: Session, department: str | None = None, include_removed: bool = False
+) -> list[dict[str, Any]]:
+    """The contacts who receive messages (removed ones only when asked), unit by unit."""
     query = select(Contact, Department).join(
         Department, col(Department.id) == col(Contact.department_id)
     )
+    if not include_removed:
+        query = query.where(col(Contact.active))
     if department:
         query = query.where(Department.id == get_department(session, department).id)
     rows = session.exec(query.order_by(col(Department.code), col(Contact.id)))
@@ -1017,37 +1009,361 @@ def contact_views(session: Session, department: str | None = None) -> list[dict[
             "extra_urls": len(c.apprise_urls),
             "is_head": c.is_head,
             "is_coordinator": c.is_coordinator,
+            "set_by_operator": sorted(c.operator_fields),
+            "active": c.active,
         }
         for c, dept in rows
     ]
 
 
+# --- contacts: who owns what ------------------------------------------------------------
+#
+# The rule (docs/plan-file.md, "Contacts: who owns what"): a plan file seeds contacts and keeps
+# the values only it ever set up to date; a field an operator set with `giaoviec contacts` is
+# the operator's from then on and no load changes it (a load whose file says otherwise reports
+# it); coordinator rights are never taken away by a load; a contact that every file listing it
+# dropped is removed unless an operator touched it. Removing a contact (or moving it to
+# another unit) stops its messages, queued ones included, and revokes its links.
+
+_CONTACT_FIELDS = ("role", "email", "zalo_user_id", "phone", "is_head", "is_coordinator")
+# What a plan file says about a person, compared field by field on each load.
+_FILE_FIELDS = ("name", *_CONTACT_FIELDS, "apprise_urls")
+
+CONTACT_FIELD_LABELS = {
+    "name": "họ tên",
+    "role": "chức vụ",
+    "email": "email",
+    "zalo_user_id": "Zalo",
+    "phone": "điện thoại",
+    "apprise_urls": "địa chỉ Apprise",
+    "is_head": "lãnh đạo đơn vị",
+    "is_coordinator": "điều phối",
+    "department": "đơn vị",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactNote:
+    """What a load left as it was against its file's word, for the operator to read."""
+
+    department: str
+    name: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.department}): {self.text}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactChanges:
+    """What a plan load did to contacts; ``kept`` lists what it left against its file."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    kept: tuple[ContactNote, ...] = ()
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == []:
+        return "(trống)"
+    if isinstance(value, bool):
+        return "có" if value else "không"
+    if isinstance(value, list):
+        return f"{len(value)} địa chỉ"
+    return f"“{value}”"
+
+
+def sync_plan_contacts(
+    session: Session, spec: PlanFile, units: dict[str, Department], actor: str
+) -> ContactChanges:
+    """Bring the contacts a plan file lists into the store under the ownership rule above."""
+    from models.text import person_key
+
+    plan_code = spec.plan.code
+    everyone = list(session.exec(select(Contact).order_by(col(Contact.id))))
+    unit_codes = {d.id: d.code for d in session.exec(select(Department))}
+    listed: set[int] = set()  # id() of the rows this file lists
+    added = updated = 0
+    notes: list[ContactNote] = []
+    for unit in spec.units:
+        dept = units[unit.code]
+        assert dept.id is not None
+        coordinating = unit.code == spec.plan.coordinator
+        for item in unit.contacts:
+            key = person_key(item.name)
+            row = _file_match(everyone, dept.id, key, plan_code)
+            if row is None:
+                row = Contact(
+                    department_id=dept.id,
+                    name_key=key,
+                    file_key=key,
+                    plans=[plan_code],
+                    **_file_values(item, coordinating),
+                )
+                session.add(row)
+                everyone.append(row)
+                added += 1
+                _record(session, None, None, actor, "contact_added", field=unit.code, new=row.name)
+            else:
+                found = _apply_file(row, item, coordinating, plan_code, dept.id, unit.code)
+                if found.changed:
+                    updated += 1
+                    _record(
+                        session,
+                        None,
+                        None,
+                        actor,
+                        "contact_updated",
+                        field=unit.code,
+                        new=row.name,
+                        note=", ".join(found.changed),
+                    )
+                notes.extend(found.notes)
+            listed.add(id(row))
+    removed = 0
+    for row in everyone:
+        if id(row) in listed or plan_code not in row.plans:
+            continue
+        row.plans = [code for code in row.plans if code != plan_code]
+        if row.plans or not row.active:
+            continue
+        unit_code = unit_codes.get(row.department_id, "?")
+        if row.operator_fields:
+            notes.append(
+                ContactNote(
+                    unit_code,
+                    row.name,
+                    "không còn trong tệp kế hoạch nhưng đã được sửa bằng lệnh nên vẫn giữ; "
+                    "gỡ bằng `giaoviec contacts remove`.",
+                )
+            )
+            continue
+        deactivate_contact(session, row, unit_code, actor, "không còn trong tệp kế hoạch")
+        removed += 1
+    session.flush()
+    return ContactChanges(added, updated, removed, tuple(notes))
+
+
+def _file_values(item: ContactSpec, coordinating: bool) -> dict[str, Any]:
+    values = item.model_dump(include=set(_FILE_FIELDS))
+    # The flag means "staff of the coordinating unit": only that unit's people get it.
+    values["is_coordinator"] = item.is_coordinator and coordinating
+    return values
+
+
+def _file_match(everyone: list[Contact], dept_id: int, key: str, plan_code: str) -> Contact | None:
+    """The stored contact a file entry names: by the name the files know it under, then by
+    its current name, in the unit (the active one first); else one an operator moved out of
+    this unit."""
+
+    def best(rows: list[Contact]) -> Contact | None:
+        return sorted(rows, key=lambda c: (not c.active, c.id or 0))[0] if rows else None
+
+    here = [c for c in everyone if c.department_id == dept_id]
+    return (
+        best([c for c in here if c.file_key == key])
+        or best([c for c in here if c.name_key == key])
+        or best(
+            [
+                c
+                for c in everyone
+                if c.file_key == key and plan_code in c.plans and "department" in c.operator_fields
+            ]
+        )
+    )
+
+
+@dataclasses.dataclass
+class _Applied:
+    changed: list[str] = dataclasses.field(default_factory=list)
+    notes: list[ContactNote] = dataclasses.field(default_factory=list)
+
+
+def _apply_file(
+    row: Contact,
+    item: ContactSpec,
+    coordinating: bool,
+    plan_code: str,
+    dept_id: int,
+    unit_code: str,
+) -> _Applied:
+    """Apply a file entry to its stored contact, field by field, as the ownership rule says."""
+    from models.text import person_key
+
+    result = _Applied()
+
+    def keep(text: str) -> None:
+        result.notes.append(ContactNote(unit_code, row.name, text))
+
+    if plan_code not in row.plans:
+        row.plans = [*row.plans, plan_code]
+    if row.file_key is None:
+        row.file_key = person_key(item.name)
+    if not row.active:
+        if "active" in row.operator_fields:
+            keep(
+                "đã được gỡ bằng lệnh `giaoviec contacts remove`; tệp kế hoạch vẫn ghi "
+                "người này — không khôi phục."
+            )
+            return result
+        row.active = True  # dropped by the files earlier, listed again now
+        result.changed.append("active")
+    if row.department_id != dept_id:  # moved out of the file's unit by an operator
+        keep(f"đã được chuyển sang đơn vị khác bằng lệnh; tệp kế hoạch vẫn ghi ở {unit_code}.")
+    # The plan whose file seeded the contact (the first still listing it) keeps it up to date;
+    # another plan's file sharing the unit never changes it, so loads of two plans (or the
+    # built-in plan at every `init`) cannot flip a value back and forth.
+    seeder = row.plans[0]
+    for field, value in _file_values(item, coordinating).items():
+        current = getattr(row, field)
+        if value == current:
+            continue
+        label = CONTACT_FIELD_LABELS[field]
+        # A file that leaves a field out does not disagree with a value set elsewhere.
+        silent = value is None or value is False or value == []
+        if field in row.operator_fields:
+            if not silent:
+                keep(
+                    f"giữ {label} {_shown(current)} do người vận hành đã đặt; "
+                    f"tệp kế hoạch ghi {_shown(value)}."
+                )
+            continue
+        if field == "is_coordinator":
+            # Rights to confirm are given by the file of any plan the unit coordinates, and
+            # never withdrawn by a load (another plan's file may simply not know the person);
+            # only `contacts set --not-coordinator` withdraws them.
+            if current and coordinating:
+                keep(
+                    "giữ quyền điều phối; tệp kế hoạch không ghi quyền này "
+                    "(bỏ bằng `giaoviec contacts set … --not-coordinator`)."
+                )
+            if current:
+                continue
+        elif seeder != plan_code:
+            if not silent:
+                keep(
+                    f"giữ {label} {_shown(current)} theo tệp của kế hoạch {seeder}; "
+                    f"tệp này ghi {_shown(value)}."
+                )
+            continue
+        setattr(row, field, value)
+        if field == "name":
+            row.name_key = person_key(value)
+        result.changed.append(field)
+    return result
+
+
+def deactivate_contact(
+    session: Session, contact: Contact, unit_code: str, actor: str, reason: str
+) -> int:
+    """Remove a contact: no more messages, queued ones cancelled, every link it got revoked.
+
+    The row stays (its outbox rows and history point at it). Returns how many queued messages
+    were cancelled.
+    """
+    contact.active = False
+    contact.generation += 1
+    cancelled = _cancel_queued(session, contact, reason)
+    _record(
+        session,
+        None,
+        None,
+        actor,
+        "contact_removed",
+        field=unit_code,
+        old=contact.name,
+        note=f"{reason}; hủy {cancelled} tin đang chờ gửi",
+    )
+    return cancelled
+
+
+def _cancel_queued(session: Session, contact: Contact, reason: str) -> int:
+    # Rows already claimed by a delivery run are stopped there (reminders.still_relevant).
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.contact_id) == contact.id,
+            col(OutboxMessage.status) == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.CANCELLED, last_error=f"người nhận {reason}"[:1000])
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _find_contact(
+    session: Session, dept: Department, name: str, include_removed: bool = False
+) -> Contact | None:
+    """A unit's contact by name, compared as people are (models.text.person_key)."""
+    from models.text import person_key
+
+    query = select(Contact).where(
+        Contact.department_id == dept.id, Contact.name_key == person_key(name)
+    )
+    if not include_removed:
+        query = query.where(col(Contact.active))
+    rows = session.exec(query.order_by(col(Contact.active).desc(), col(Contact.id))).all()
+    return rows[0] if rows else None
+
+
+def _existing_contact(session: Session, dept: Department, name: str) -> Contact:
+    contact = _find_contact(session, dept, name)
+    if contact is None:
+        raise NotFound(f"Đơn vị {dept.code} không có người nhận “{name}”.")
+    return contact
+
+
+def _checked_name(name: str) -> str:
+    from models.planfile import ContactSpec
+
+    try:
+        return ContactSpec.model_validate({"name": name}).name
+    except ValidationError as exc:
+        raise InvalidAction(f"Họ tên không hợp lệ: {name!r}.") from exc
+
+
+def _mark_operator(contact: Contact, *fields: str) -> None:
+    contact.operator_fields = sorted({*contact.operator_fields, *fields})
+
+
 def set_contact(
     session: Session, department: str, name: str, changes: dict[str, Any], actor: str
 ) -> bool:
-    """Add or update a unit's contact (matched by name); returns True when it was added."""
-    dept = get_department(session, department)
-    existing = session.exec(
-        select(Contact).where(Contact.department_id == dept.id, Contact.name == name)
-    ).first()
+    """Add or update a unit's contact (matched by name, as people are); True when added.
+
+    The fields set here are the operator's from now on: no plan load changes them. Setting a
+    removed contact brings it back (its old links stay revoked).
+    """
+    from models.planfile import ContactSpec
+    from models.text import clean, person_key
+
+    dept = get_department(session, clean(department))
+    existing = _find_contact(session, dept, name, include_removed=True)
     current = existing.model_dump(include=set(_CONTACT_FIELDS)) if existing else {}
     try:
-        from models.planfile import ContactSpec
-
         checked = ContactSpec.model_validate({"name": name, **current, **changes})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise InvalidAction(
-            f"Giá trị không hợp lệ ở trường {field}: {changes.get(field)!r}"
-        ) from exc
+        shown = changes.get(field, name if field == "name" else None)
+        raise InvalidAction(f"Giá trị không hợp lệ ở trường {field}: {shown!r}") from exc
     values = checked.model_dump(include=set(_CONTACT_FIELDS))
-    if existing is None:
+    contact = existing
+    if contact is None:
         assert dept.id is not None
-        session.add(Contact(department_id=dept.id, name=name, **values))
+        contact = Contact(
+            department_id=dept.id, name=checked.name, name_key=person_key(checked.name), **values
+        )
+        session.add(contact)
+        _mark_operator(contact, "name", *changes)
     else:
         for key, value in values.items():
-            setattr(existing, key, value)
+            setattr(contact, key, value)
+        _mark_operator(contact, *changes)
+        if not contact.active:
+            contact.active = True
+            _mark_operator(contact, "active")
     _record(
         session,
         None,
@@ -1055,10 +1371,77 @@ def set_contact(
         actor,
         "contact_set",
         field=dept.code,
-        new=name,
+        new=contact.name,
         note=", ".join(sorted(changes)),
     )
+    session.flush()
     return existing is None
 
 
-_CONTACT_FIELDS = ("role", "email", "zalo_user_id", "phone", "is_head", "is_coordinator")
+def remove_contact(session: Session, department: str, name: str, actor: str) -> tuple[Contact, int]:
+    """The operator removes a contact; no plan load brings it back. Returns it and how many
+    queued messages were cancelled."""
+    from models.text import clean
+
+    dept = get_department(session, clean(department))
+    contact = _existing_contact(session, dept, name)
+    _mark_operator(contact, "active")
+    cancelled = deactivate_contact(session, contact, dept.code, actor, "đã được gỡ bằng lệnh")
+    session.flush()
+    return contact, cancelled
+
+
+def rename_contact(
+    session: Session, department: str, name: str, new_name: str, actor: str
+) -> Contact:
+    """Correct a contact's name; plan files still find the person under the old one."""
+    from models.text import clean, person_key
+
+    dept = get_department(session, clean(department))
+    contact = _existing_contact(session, dept, name)
+    cleaned = _checked_name(new_name)
+    other = _find_contact(session, dept, cleaned)
+    if other is not None and other.id != contact.id:
+        raise InvalidAction(f"Đơn vị {dept.code} đã có người nhận “{other.name}”.")
+    if cleaned == contact.name:
+        return contact
+    old = contact.name
+    contact.name, contact.name_key = cleaned, person_key(cleaned)
+    _mark_operator(contact, "name")
+    _record(session, None, None, actor, "contact_renamed", field=dept.code, old=old, new=cleaned)
+    session.flush()
+    return contact
+
+
+def move_contact(
+    session: Session, department: str, name: str, new_department: str, actor: str
+) -> tuple[Contact, int]:
+    """Move a contact to another unit: the links it received act for its old unit, so they
+    are revoked, and its queued messages (about the old unit's work) cancelled."""
+    from models.text import clean
+
+    dept = get_department(session, clean(department))
+    target = get_department(session, clean(new_department))
+    contact = _existing_contact(session, dept, name)
+    if target.id == dept.id:
+        return contact, 0
+    if _find_contact(session, target, contact.name) is not None:
+        raise InvalidAction(f"Đơn vị {target.code} đã có người nhận “{contact.name}”.")
+    assert target.id is not None
+    contact.department_id = target.id
+    contact.generation += 1
+    _mark_operator(contact, "department")
+    cancelled = _cancel_queued(session, contact, f"đã chuyển sang đơn vị {target.code}")
+    _record(
+        session,
+        None,
+        None,
+        actor,
+        "contact_moved",
+        field="department",
+        old=dept.code,
+        new=target.code,
+        note=f"{contact.name}; hủy {cancelled} tin đang chờ gửi",
+    )
+    session.flush()
+    return contact, cancelled

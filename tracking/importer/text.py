@@ -12,6 +12,8 @@ import dataclasses
 import re
 import unicodedata
 
+from models.text import clean as normal_form
+
 _DASHES = {"–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-"}
 
 
@@ -24,11 +26,9 @@ class Line:
 
 
 def clean(text: str) -> str:
-    """NFC, one space between words, no control characters, no surrounding space."""
-    text = unicodedata.normalize("NFC", text)
-    text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\ufeff", "")
-    text = "".join(" " if unicodedata.category(c) in {"Cc", "Zs"} else c for c in text)
-    return re.sub(r" {2,}", " ", text).strip()
+    """The project's one normal form for names (models.text.clean), control characters as
+    spaces: so the draft's names are already the ones a load stores."""
+    return normal_form("".join(" " if unicodedata.category(c) == "Cc" else c for c in text))
 
 
 def _fold_char(char: str) -> str:
