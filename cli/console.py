@@ -18,6 +18,7 @@ from rich.console import (
     ConsoleDimensions,
     ConsoleOptions,
     ConsoleRenderable,
+    Group,
     RenderHook,
     RenderResult,
 )
@@ -26,6 +27,9 @@ from rich.measure import Measurement
 # The width offered to content when nothing limits it: only a bound, so that a renderable that
 # cannot say how wide it is (a rule, a live display) does not fill a million columns.
 UNBOUNDED = 10_000
+# The width of what cannot measure itself, in a pipe: fixed, so the output does not depend on
+# COLUMNS or on the terminal the command happened to be started from.
+FALLBACK_WIDTH = 80
 
 
 class CliConsole(Console):
@@ -70,10 +74,6 @@ class CliConsole(Console):
         """Whether output is laid out at its content's width: not a terminal, no width chosen."""
         return self._chosen_width is None and not self.to_terminal()
 
-    def terminal_fallback_width(self) -> int:
-        """The width Rich would have used: for content that cannot measure itself."""
-        return super().size.width
-
     # Other hooks (a live display's) run before ours, so what they add is laid out too.
     def push_render_hook(self, hook: RenderHook) -> None:
         super().push_render_hook(hook)
@@ -96,21 +96,31 @@ class _NaturalWidth(RenderHook):
     def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
         if not self.console.unbounded():
             return renderables
-        return [_AtNaturalWidth(r, self.console.terminal_fallback_width()) for r in renderables]
+        return [_AtNaturalWidth(part) for part in _parts(renderables)]
+
+
+def _parts(renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
+    """A group is a stack of independent parts: each gets its own width."""
+    parts: list[ConsoleRenderable] = []
+    for renderable in renderables:
+        if isinstance(renderable, Group):
+            parts.extend(_parts(list(renderable.renderables)))  # type: ignore[arg-type]
+        else:
+            parts.append(renderable)
+    return parts
 
 
 class _AtNaturalWidth:
     """One renderable laid out at the widest its content asks for."""
 
-    def __init__(self, renderable: ConsoleRenderable, fallback: int) -> None:
+    def __init__(self, renderable: ConsoleRenderable) -> None:
         self.renderable = renderable
-        self.fallback = fallback
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         wide = options.update_width(UNBOUNDED)
         width = Measurement.get(console, wide, self.renderable).maximum
-        if width >= UNBOUNDED:  # it cannot tell: as wide as a terminal would be
-            width = self.fallback
+        if width >= UNBOUNDED:  # it cannot tell (a progress bar): a classic terminal's width
+            width = FALLBACK_WIDTH
         yield from console.render(self.renderable, wide.update_width(max(width, 1)))
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
