@@ -1,6 +1,9 @@
 """What the wheel ships: every module and every data file (templates, static files, plans,
-migrations) of the application's folders, found by setuptools' own discovery as configured in
-pyproject.toml, so ``pip install`` has nothing to warn about and nothing is left behind."""
+migrations) of the application's folders, found by the package discovery pyproject.toml
+configures, so ``pip install`` has nothing to warn about and nothing is left behind.
+
+(``pip wheel . --no-deps -w DIR`` builds the wheel itself; it needs the package index for
+setuptools, so the suite checks the configuration the way setuptools reads it instead.)"""
 
 from __future__ import annotations
 
@@ -8,20 +11,34 @@ import fnmatch
 import tomllib
 from pathlib import Path
 
-from setuptools import find_namespace_packages
-
 from tests.conftest import REPO
 
 ROOMS = ("models", "tracking", "notifications", "tasks", "flows", "cli", "web", "plans")
+
+
+def find_namespace_packages(root: Path, include: list[str], exclude: list[str]) -> list[str]:
+    """setuptools' ``find_namespace:``: every folder whose dotted name is made of identifiers,
+    matches an ``include`` pattern and no ``exclude`` one (setuptools is not a test tool)."""
+    found = []
+    for folder in root.rglob("*"):
+        if not folder.is_dir():
+            continue
+        parts = folder.relative_to(root).parts
+        name = ".".join(parts)
+        if not all(part.isidentifier() for part in parts):
+            continue
+        if any(fnmatch.fnmatchcase(name, p) for p in include) and not any(
+            fnmatch.fnmatchcase(name, p) for p in exclude
+        ):
+            found.append(name)
+    return found
 
 
 def test_every_file_of_the_application_is_shipped() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
     find = config["packages"]["find"]
     assert find.get("namespaces", True)  # data folders have no __init__.py
-    packages = set(
-        find_namespace_packages(str(REPO), include=find["include"], exclude=find["exclude"])
-    )
+    packages = set(find_namespace_packages(REPO, include=find["include"], exclude=find["exclude"]))
     data: dict[str, list[str]] = config["package-data"]
     missing = []
     for room in ROOMS:
