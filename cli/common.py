@@ -37,7 +37,7 @@ TodayOpt = Annotated[
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]Lỗi:[/] {message}", highlight=False)
+    err.print(f"[bold red]{i18n.ERROR}[/] {message}", highlight=False)  # as usage errors read
     raise typer.Exit(EXIT_USAGE)
 
 
