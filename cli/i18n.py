@@ -134,7 +134,7 @@ PARAM_KINDS = {"argument": "tham số", "option": "tùy chọn", "parameter": "t
 
 # What goes wrong in a value: pydantic's messages (Typer converts values with it) and Typer's
 # own checks of paths and choices. Tried in order; the first that matches wins.
-DETAIL_RULES: list[tuple[str, str]] = [
+DETAIL_RULES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r"Input should be a valid integer.*", "cần một số nguyên."),
     (r"Input should be a valid number.*", "cần một số."),
     (r"Input should be a valid boolean.*", "cần có hoặc không (true/false)."),
@@ -143,7 +143,7 @@ DETAIL_RULES: list[tuple[str, str]] = [
     (r"Input should be greater than (.+)", r"cần lớn hơn \1."),
     (r"Input should be less than or equal to (.+)", r"cần nhỏ hơn hoặc bằng \1."),
     (r"Input should be less than (.+)", r"cần nhỏ hơn \1."),
-    (r"Input should be (.+)", r"cần là \1."),
+    (r"Input should be (.+)", lambda m: f"cần là {m[1].replace(' or ', ' hoặc ')}."),
     (r"Value must be an iterable\.", "cần một danh sách giá trị."),
     (r"Value (.+) is not a valid (\w+)\.", r"giá trị \1 không hợp lệ."),
     (r"(.+) is not one of (.+)\.", r"\1 không phải một trong các giá trị: \2."),
@@ -153,6 +153,7 @@ DETAIL_RULES: list[tuple[str, str]] = [
     (r"(?:file|dir|path) ('.*') is not readable\.", r"không đọc được \1."),
     (r"(?:file|dir|path) ('.*') is not writable\.", r"không ghi được \1."),
     (r"Choose from:(.*)", r"Chọn một trong:\1"),
+    (r"unknown error", "lỗi không rõ."),
 ]
 
 # The messages of usage errors (``format_message()``), with the parts that are themselves a

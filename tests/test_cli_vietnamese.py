@@ -28,7 +28,7 @@ ENGLISH = re.compile(
     r"\b(Usage|Options|Commands|Arguments|Error|Show this message|Try|for help|Missing|"
     r"No such|Invalid value|required|default:|env var|Repeat for confirmation|Aborted|"
     r"Input should|Did you mean|Possible options|Got unexpected|requires|does not|"
-    r"completion|Choose from|is not|not a valid|Value must)\b"
+    r"completion|Choose from|is not|not a valid|Value must|unknown error)\b"
     r"|<(bool|str|int|float|path|file|dir|Path|list\[[^>]*\])>"
 )
 
@@ -107,6 +107,35 @@ def test_usage_errors_are_vietnamese_without_a_box(args: list[str], message: str
     assert f"Lỗi: {message}" in result.stderr
     assert english_in(result.output) == [], result.output
     assert "╭" not in result.stderr  # one look for every error: the CLI's own ``Lỗi: …``
+
+
+# The other messages of Typer's Click and of pydantic, as they are worded in the installed
+# versions, for the errors no command of ours can trigger today.
+OTHER_MESSAGES = [
+    "Missing option '--to'. Choose from:\n\ta,\n\tb",
+    "Missing parameter: name",
+    "Option '--pair' requires 2 arguments.",
+    "Argument 'pair' takes 2 values.",
+    "Invalid value for 'FILE': file '/tmp/x' does not exist.",
+    "Invalid value for 'DIR': dir '/tmp/x' is a file.",
+    "Invalid value for 'FILE': path '/tmp/x' is a directory.",
+    "Invalid value for 'FILE': file '/tmp/x' is not readable.",
+    "Invalid value for 'FILE': file '/tmp/x' is not writable.",
+    "Invalid value for '--role': 'boss' is not one of 'coordinator', 'department', 'viewer'.",
+    "Invalid value for '--role': Input should be 'coordinator', 'department' or 'viewer'",
+    "Invalid value for '--n': Input should be greater than or equal to 1",
+    "Invalid value for '--yes': Input should be a valid boolean, unable to interpret input",
+    "Invalid value for '--x': Value must be an iterable.",
+    "Invalid value: Value 'x' is not a valid Color.",
+    "Could not open file '/tmp/x': unknown error",
+    "Got unexpected extra arguments (a b)",
+]
+
+
+@pytest.mark.parametrize("message", OTHER_MESSAGES)
+def test_every_known_message_is_translated(message: str) -> None:
+    translated = i18n.translate_error(message)
+    assert english_in(translated) == [] and " or " not in translated, translated
 
 
 def test_a_bad_date_reads_as_the_cli_own_errors(clean_engine: Engine) -> None:
