@@ -166,6 +166,9 @@ def test_prompts_and_confirmations_are_vietnamese() -> None:
     assert english_in(result.output) == [], result.output
     declined = runner.invoke(asked, [], input="a\na\nkhông\n")
     assert declined.exit_code == 0 and "đồng ý" not in declined.output
+    stopped = runner.invoke(asked, [], input="")  # end of input: Ctrl-D at the prompt
+    assert stopped.exit_code == 1 and "Đã dừng, không thực hiện." in stopped.output
+    assert english_in(stopped.output) == [], stopped.output
 
 
 # --- pipes and files: laid out at the content's width, whatever the terminal --------------
