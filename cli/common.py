@@ -1,6 +1,9 @@
 """What every group of commands shares: the consoles, the exit code for user errors, the
 `--today` option and date parsing. Its own module so command modules need not import
-``cli.main`` (which imports them)."""
+``cli.main`` (which imports them).
+
+Importing it puts Typer's own texts (help, usage errors, prompts) in Vietnamese
+(:mod:`cli.i18n`): every command module imports it, so no command can miss it."""
 
 from __future__ import annotations
 
@@ -8,15 +11,21 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
+from cli import i18n
+from cli.console import CliConsole
 from models.dates import parse_date
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from tracking.store import ContactChanges
 
-out = Console()
-err = Console(stderr=True)
+i18n.install()
+
+# Laid out at their content's width when writing to a pipe or a file (cli.console).
+out = CliConsole()
+err = CliConsole(stderr=True)
 
 EXIT_USAGE = 2  # a user error: bad input, unknown id, refused action
 
@@ -25,6 +34,7 @@ TodayOpt = Annotated[
     typer.Option(
         "--today",
         envvar="GIAOVIEC_TODAY",
+        metavar="NGÀY",
         help="Coi hôm nay là ngày này (để chạy lại kế hoạch).",
         show_default=False,
     ),
@@ -32,7 +42,7 @@ TodayOpt = Annotated[
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]Lỗi:[/] {message}", highlight=False)
+    err.print(f"[bold red]{i18n.ERROR}[/] {message}", highlight=False)  # as usage errors read
     raise typer.Exit(EXIT_USAGE)
 
 

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from cli import common as cli_common
 from cli.main import app
 from tests.conftest import REPO
 from tests.plan_samples import SMALL_PLAN
@@ -22,7 +21,6 @@ ANG = "an-giang-2024-hoi-nghi-thi-dua"
 
 
 def giaoviec(*args: str) -> tuple[int, str, str]:
-    cli_common.out.width = 200  # a wide terminal, so table cells are not wrapped mid-phrase
     result = runner.invoke(app, list(args))
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception

@@ -35,7 +35,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from cli import common as cli_common
 from cli.main import app as cli_app
 from models.enums import AssignmentState
 from models.tables import Activity, Assignment, Contact, Department, OutboxMessage, Plan
@@ -165,7 +164,6 @@ def fuzz(soak: bool, default: int) -> Callable[[Any], Any]:
 
 
 def giaoviec(*args: str) -> tuple[int, str, str]:
-    cli_common.out.width = cli_common.err.width = 200
     result = runner.invoke(cli_app, list(args))
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception  # a traceback is exactly what must never happen

@@ -13,7 +13,6 @@ import yaml
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from cli import common as cli_common
 from cli.import_commands import plan_import
 from tests.conftest import BUILTIN_PLAN, REPO
 from tracking.importer import DocumentError, Imported, import_document
@@ -685,8 +684,6 @@ def command_app() -> typer.Typer:
 
 
 def giaoviec(*args: str, input: str | None = None) -> tuple[int, str, str]:
-    cli_common.out.width = 200
-    cli_common.err.width = 200
     result = runner.invoke(command_app(), list(args), input=input)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception

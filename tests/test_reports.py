@@ -25,7 +25,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from cli import common as cli_common
 from cli import main as cli_main
 from cli.report_commands import calendar_export, report
 from models.enums import AssignmentState, Timeliness
@@ -73,7 +72,6 @@ reports_app.add_typer(_calendar_app, name="calendar")
 
 
 def run(app: typer.Typer, *args: str) -> tuple[int, str, str, bytes]:
-    cli_common.out.width = 200
     result = runner.invoke(app, list(args))
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
