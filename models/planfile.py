@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from models.dates import parse_date
+from models.dates import check_date, parse_date
 
 
 def _date_or_text(value: Any) -> Any:
@@ -32,7 +32,8 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-PlanDate = Annotated[dt.date, BeforeValidator(_date_or_text)]
+# Within the calendar's years whichever way it was written: YAML's own dates (2204-03-15) too.
+PlanDate = Annotated[dt.date, BeforeValidator(_date_or_text), AfterValidator(check_date)]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Plain = Annotated[str, AfterValidator(_no_control_characters)]
 # Each text's limit is its database column's (models.tables): SQLite stores longer text, but
