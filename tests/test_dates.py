@@ -359,3 +359,26 @@ def test_a_stored_override_beyond_the_calendar_is_ignored(session: Session) -> N
     session.commit()
     assert store.load_calendar(session).is_working_day(D(2024, 3, 18))
     extend(session, "A", MONDAY)
+
+
+# --- the importer's drafts --------------------------------------------------------------
+
+
+def test_the_importer_keeps_dates_beyond_the_calendar_out_of_its_draft(tmp_path: Path) -> None:
+    from tests.conftest import REPO
+    from tracking.importer import import_document
+
+    source = (REPO / "tests" / "import_samples" / "hoi-thi-doan-van.txt").read_text("utf-8")
+    typed = source.replace("trước ngày 15/4/2024", "trước ngày 15/4/2204").replace(
+        "trong tháng 5/2024", "ngày 10/5/9999"
+    )
+    assert typed != source
+    path = tmp_path / "ke-hoach.txt"
+    path.write_text(typed, encoding="utf-8")
+    imported = import_document(path)  # checked as `plan load` checks it: no exception
+    assert imported.checked.spec.plan.event.date is None
+    assert "ngày không hợp lệ hoặc thiếu năm: “trước ngày 15/4/2204”" in imported.text
+    assert all(
+        a.deadline is None or a.deadline.date is None or a.deadline.date.year < 2100
+        for a in imported.checked.spec.assignments
+    )
