@@ -305,6 +305,16 @@ def status(
         out.print(render.plan_header(p, day, days))
     out.print(render.status_table(views, show_plan=len(plans) > 1, width=out.width))
     out.print(render.summary(views))
+    # The store keeps the present state, not its history by day: viewing a day before work
+    # was reported done shows it done all the same. Say so rather than mislead.
+    later = sorted(v.code for v in views if v.completed_on and v.completed_on > day)
+    if later:
+        err.print(
+            f"Lưu ý: {len(later)} nhiệm vụ được báo cáo hoàn thành sau ngày {format_vn(day)} "
+            f"({', '.join(later[:5])}{', …' if len(later) > 5 else ''}); bảng trên ghi tình trạng "
+            "hiện tại của các nhiệm vụ này, không phải tình trạng vào ngày đó.",
+            highlight=False,
+        )
 
 
 # Reports (Excel, iCalendar): their commands live beside the code that builds them.

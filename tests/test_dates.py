@@ -382,3 +382,57 @@ def test_the_importer_keeps_dates_beyond_the_calendar_out_of_its_draft(tmp_path:
         a.deadline is None or a.deadline.date is None or a.deadline.date.year < 2100
         for a in imported.checked.spec.assignments
     )
+
+
+# --- 13.9: the README's replay ----------------------------------------------------------
+
+
+def readme_quick_start() -> str:
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    after = readme.split("Then, with `.venv/bin` on your `PATH`", 1)[1]
+    return after.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_examples_run_as_pasted_on_a_fresh_database(
+    home: Path, database_url: str, clean_engine: Engine, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "giaoviec"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cli "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    env = cli_env(home, database_url, COLUMNS="200")
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    script = "set -eu\ngiaoviec init\n" + readme_quick_start() + "giaoviec status --json\n"
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lưu ý" not in result.stderr  # every view is of the day the actions were done
+    with Session(clean_engine) as session:
+        row = store.get_assignment(session, "SNV-01")
+        # Recorded on the replayed day, not on the real one.
+        assert (row.state.value, row.completed_on) == ("done", D(2024, 3, 1))
+
+
+def test_status_of_a_day_before_recorded_work_says_so(world: Engine) -> None:
+    code, out = giaoviec("submit", "SNV-01", "--today", "01/03/2024")
+    assert code == 0, out
+    code, out = giaoviec("status", "--today", "01/03/2024")
+    assert code == 0 and "Lưu ý" not in out
+    code, out = giaoviec("status", "--today", "28/02/2024")
+    assert code == 0
+    assert "Lưu ý: 1 nhiệm vụ được báo cáo hoàn thành sau ngày 28/02/2024 (SNV-01)" in out
