@@ -851,6 +851,12 @@ def run() -> None:
     try:
         _dispatch(sys.argv[1:])
     except Exception as exc:
+        settings_problems = _settings_problems(exc)
+        if settings_problems:
+            # A bad GIAOVIEC_* variable (GIAOVIEC_TODAY=31/12/9999): name it, no traceback.
+            for problem in settings_problems:
+                err.print(f"[bold red]Lỗi:[/] {problem}", highlight=False)
+            raise SystemExit(EXIT_USAGE) from None
         detail = _database_outage(exc)
         if detail is None:
             raise
@@ -864,6 +870,22 @@ def run() -> None:
         )
         err.print(f"Chi tiết: {detail}", highlight=False, markup=False)
         raise SystemExit(EXIT_DATABASE) from None
+
+
+def _settings_problems(exc: Exception) -> list[str]:
+    """Each invalid GIAOVIEC_* variable with its Vietnamese reason; empty for other errors."""
+    from pydantic import ValidationError
+
+    from tracking.settings import Settings
+
+    if not isinstance(exc, ValidationError) or exc.title != Settings.__name__:
+        return []
+    problems = []
+    for error in exc.errors(include_url=False):
+        name = "GIAOVIEC_" + "_".join(str(part) for part in error["loc"]).upper()
+        reason = error.get("ctx", {}).get("error") or error["msg"]
+        problems.append(f"biến môi trường {name} không hợp lệ: {reason}")
+    return problems
 
 
 def _dispatch(argv: list[str]) -> None:

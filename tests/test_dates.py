@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from cli import common as cli_common
 from cli.main import app
-from models.dates import check_date, parse_date
+from models.dates import parse_date
 from models.enums import ReminderKind
 from models.tables import Activity, Assignment, CalendarOverride, Contact, OutboxMessage
 from tests.browser import ANG, TODAY, csrf_of, http_client, login, web_world
@@ -72,6 +72,8 @@ def test_dates_beyond_the_calendar_are_refused_when_typed(text: str) -> None:
 
 
 def test_the_calendar_range_is_the_parsers_range() -> None:
+    from models.dates import check_date
+
     assert parse_date("01/01/1990") == D(1990, 1, 1)
     assert parse_date("2100-12-31") == D(2100, 12, 31)
     with pytest.raises(ValueError, match="31/12/9999"):
@@ -113,6 +115,17 @@ def test_an_earlier_date_is_a_correction_recorded_as_such(session: Session) -> N
     assert len(activities(session, "extend")) == 1
     with pytest.raises(store.InvalidAction, match="trùng hạn hiện tại"):
         extend(session, "A", D(2024, 2, 28))
+
+
+def test_going_back_to_the_plans_date_undoes_the_extension(session: Session) -> None:
+    load(session)
+    extend(session, "A", D(2024, 3, 20))
+    row = extend(session, "A", D(2024, 2, 28))  # A's own date: 12 working days before 15/03
+    assert (row.due, row.extended_at, row.extended_by) == (D(2024, 2, 28), None, None)
+    # The deadline follows its rule again: it moves with the event date.
+    store.set_event_date(session, "thu-nghiem", D(2024, 3, 22), "x")
+    session.commit()
+    assert store.get_assignment(session, "A").due == D(2024, 3, 6)
 
 
 def test_the_store_refuses_a_date_beyond_the_calendar_from_any_caller(session: Session) -> None:
@@ -436,3 +449,26 @@ def test_status_of_a_day_before_recorded_work_says_so(world: Engine) -> None:
     code, out = giaoviec("status", "--today", "28/02/2024")
     assert code == 0
     assert "Lưu ý: 1 nhiệm vụ được báo cáo hoàn thành sau ngày 28/02/2024 (SNV-01)" in out
+
+
+def test_a_giaoviec_today_beyond_the_calendar_is_named_not_a_traceback(
+    home: Path, database_url: str, clean_engine: Engine
+) -> None:
+    """Commands without a --today option read it from the settings."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, cli_env
+
+    env = {**cli_env(home, database_url), "GIAOVIEC_TODAY": "31/12/9999"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "deliver"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "GIAOVIEC_TODAY không hợp lệ: ngày 31/12/9999" in " ".join(result.stderr.split())

@@ -777,6 +777,10 @@ def _extension(
     row: Assignment, request: ActionRequest, now: dt.datetime, calendar: WorkCalendar
 ) -> dict[str, Any]:
     check_new_due(request.new_due, row.due, calendar)
+    if request.new_due == row.original_due:
+        # Back to the date the plan's rule gives: the extension is undone, and the deadline
+        # follows its rule again (it moves with the event date, like any other).
+        return {"due": request.new_due, "extended_by": None, "extended_at": None}
     return {"due": request.new_due, "extended_by": request.actor, "extended_at": now}
 
 
