@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -472,3 +473,23 @@ def test_a_giaoviec_today_beyond_the_calendar_is_named_not_a_traceback(
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "GIAOVIEC_TODAY không hợp lệ: ngày 31/12/9999" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [1, 1, "submit", 10**30, "n"],  # an expiry beyond any datetime: OverflowError
+        [1, 1, "submit", -(10**12), "n"],
+        [10**30, 1, "submit", 2_000_000_000, "n"],  # an id no database column holds
+        [1, 0, "submit", 2_000_000_000, "n"],
+    ],
+)
+def test_a_signed_link_with_impossible_numbers_is_refused(
+    world: Engine, payload: list[Any]
+) -> None:
+    from tests.browser import SECRET
+
+    client = http_client(create_app(world, today=lambda: TODAY))
+    token = links._serializer(SECRET).dumps(payload)
+    answer = client.get(f"/l/{token}")
+    assert answer.status_code == 400 and "Liên kết không hợp lệ" in answer.text
