@@ -18,7 +18,7 @@ from cli import common as cli_common
 from cli.main import app
 from models.dates import parse_date
 from models.enums import ReminderKind
-from models.tables import Activity, Assignment, CalendarOverride, Contact, OutboxMessage
+from models.tables import Activity, Assignment, CalendarOverride, Contact, OutboxMessage, Plan
 from tests.browser import ANG, TODAY, csrf_of, http_client, login, web_world
 from tests.plan_samples import SMALL_PLAN, small_plan
 from tracking import clock, links, store
@@ -346,6 +346,8 @@ def test_a_stored_date_beyond_the_calendar_bricks_nothing(world: Engine, tmp_pat
         ("dashboard", "--once", "--today", "04/03/2024"),
         ("report", "--xlsx", str(tmp_path / "bao-cao.xlsx"), "--today", "04/03/2024"),
         ("sweep", "--today", "04/03/2024"),
+        ("calendar", "export", "-o", str(tmp_path / "han.ics")),
+        ("status", "--csv", "--today", "04/03/2024"),
     ):
         code, out = giaoviec(*args)
         assert code == 0, (args, out)
@@ -365,6 +367,32 @@ def test_a_stored_date_beyond_the_calendar_bricks_nothing(world: Engine, tmp_pat
         assert store.get_assignment(session, "SNV-01").due == MONDAY
         [correction] = activities(session, store.DUE_CORRECTED)
         assert (correction.from_value, correction.to_value) == ("9999-12-31", "2024-03-18")
+
+
+def test_the_sweep_goes_on_past_a_plan_it_cannot_count(session: Session) -> None:
+    """B is 2 calendar days after A, stored at 31/12/9999: 9999-12-31 + 2 days overflows."""
+    load(session, small_plan(**{"{after: A, days: 2}": "{after: A, days: 2, calendar_days: true}"}))
+    load(session, small_plan(**{"code: thu-nghiem": "code: ke-hoach-khac"}))
+    first = store.get_plan(session, "thu-nghiem").id
+    session.execute(
+        update(Assignment)
+        .where(col(Assignment.code) == "A", col(Assignment.plan_id) == first)
+        .values(due=D(9999, 12, 31), extended_at=clock.now_utc(), extended_by="nhầm")
+    )
+    session.commit()
+    # A person's change that needs counting from it is refused…
+    with pytest.raises(store.InvalidAction, match="năm 9999"):
+        store.set_event_date(session, "thu-nghiem", D(2024, 3, 22), "x")
+    session.rollback()
+    # …while the sweep leaves that plan as it is and recomputes the other one.
+    plans = list(session.exec(select(Plan).order_by(col(Plan.id))))
+    for plan in plans:
+        plan.deadlines_basis = None
+        plan.event_date = D(2024, 3, 22)
+    moved = store.recompute_plans(session, plans, WorkCalendar(), "sweep")
+    assert moved == 3  # the other plan's relative deadlines (A, B, HN) moved with its event
+    assert [p.deadlines_basis is not None for p in plans] == [False, True]
+    assert store.get_assignment(session, "thu-nghiem/B").due == D(2024, 3, 1)  # as it was
 
 
 def test_a_stored_override_beyond_the_calendar_is_ignored(session: Session) -> None:
