@@ -504,7 +504,12 @@ def extend(
     by: ByOpt = None,
     today: TodayOpt = None,
 ) -> None:
-    """Gia hạn (giữ hạn ban đầu và ghi người cho gia hạn; cần --to và --reason)."""
+    """Gia hạn hoặc điều chỉnh thời hạn (cần --to và --reason).
+
+    Hạn mới phải là ngày làm việc; hạn ban đầu và người cho gia hạn được giữ lại.
+
+    Hạn sớm hơn hạn hiện tại được ghi là điều chỉnh (sửa sai); trở về hạn ban đầu là bỏ gia hạn.
+    """
     _act(ref, "extend", by, today, reason=reason, to=to)
 
 
