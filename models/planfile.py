@@ -16,9 +16,12 @@ from models.dates import check_date, parse_date
 
 
 def _date_or_text(value: Any) -> Any:
-    # YAML already turns 2024-03-15 into a date; dd/mm/yyyy arrives as text.
+    # YAML already turns 2024-03-15 into a date; dd/mm/yyyy arrives as text. Either way it
+    # must be within the calendar's years: to YAML, 2204-03-15 is a date too.
     if isinstance(value, str):
         return parse_date(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return check_date(value)
     return value
 
 
@@ -32,8 +35,7 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-# Within the calendar's years whichever way it was written: YAML's own dates (2204-03-15) too.
-PlanDate = Annotated[dt.date, BeforeValidator(_date_or_text), AfterValidator(check_date)]
+PlanDate = Annotated[dt.date, BeforeValidator(_date_or_text)]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Plain = Annotated[str, AfterValidator(_no_control_characters)]
 # Each text's limit is its database column's (models.tables): SQLite stores longer text, but
