@@ -4,6 +4,7 @@ stored date beyond the calendar never bricking a plan (issues 13.3 and 14.2)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,14 @@ runner = CliRunner()
 
 
 def giaoviec(*args: str) -> tuple[int, str]:
-    cli_common.out.width = cli_common.err.width = 200  # no wrapping inside a phrase
+    """Exit code and everything printed, as one line of words: Click's error box wraps at
+    its own width, so a phrase may be cut across lines and box borders."""
+    cli_common.out.width = cli_common.err.width = 200
     result = runner.invoke(app, list(args))
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
-    return result.exit_code, result.stdout + result.stderr
+    text = re.sub(r"[│╭╮╰╯─]", " ", result.stdout + result.stderr)
+    return result.exit_code, " ".join(text.split())
 
 
 def load(session: Session, text: str = SMALL_PLAN) -> None:
