@@ -309,6 +309,16 @@ def status(
         out.print(render.plan_header(p, day, days))
     out.print(render.status_table(views, show_plan=len(plans) > 1, width=out.width))
     out.print(render.summary(views))
+    # The store keeps the present state, not its history by day: viewing a day before work
+    # was reported done shows it done all the same. Say so rather than mislead.
+    later = sorted(v.code for v in views if v.completed_on and v.completed_on > day)
+    if later:
+        err.print(
+            f"Lưu ý: {len(later)} nhiệm vụ được báo cáo hoàn thành sau ngày {format_vn(day)} "
+            f"({', '.join(later[:5])}{', …' if len(later) > 5 else ''}); bảng trên ghi tình trạng "
+            "hiện tại của các nhiệm vụ này, không phải tình trạng vào ngày đó.",
+            highlight=False,
+        )
 
 
 # Reports (Excel, iCalendar): their commands live beside the code that builds them.
@@ -498,7 +508,12 @@ def extend(
     by: ByOpt = None,
     today: TodayOpt = None,
 ) -> None:
-    """Gia hạn (giữ hạn ban đầu và ghi người cho gia hạn; cần --to và --reason)."""
+    """Gia hạn hoặc điều chỉnh thời hạn (cần --to và --reason).
+
+    Hạn mới phải là ngày làm việc; hạn ban đầu và người cho gia hạn được giữ lại.
+
+    Hạn sớm hơn hạn hiện tại được ghi là điều chỉnh (sửa sai); trở về hạn ban đầu là bỏ gia hạn.
+    """
     _act(ref, "extend", by, today, reason=reason, to=to)
 
 
@@ -918,6 +933,12 @@ def run() -> None:
     try:
         _dispatch(sys.argv[1:])
     except Exception as exc:
+        settings_problems = _settings_problems(exc)
+        if settings_problems:
+            # A bad GIAOVIEC_* variable (GIAOVIEC_TODAY=31/12/9999): name it, no traceback.
+            for problem in settings_problems:
+                err.print(f"[bold red]Lỗi:[/] {problem}", highlight=False)
+            raise SystemExit(EXIT_USAGE) from None
         detail = _database_outage(exc)
         if detail is None:
             raise
@@ -931,6 +952,22 @@ def run() -> None:
         )
         err.print(f"Chi tiết: {detail}", highlight=False, markup=False)
         raise SystemExit(EXIT_DATABASE) from None
+
+
+def _settings_problems(exc: Exception) -> list[str]:
+    """Each invalid GIAOVIEC_* variable with its Vietnamese reason; empty for other errors."""
+    from pydantic import ValidationError
+
+    from tracking.settings import Settings
+
+    if not isinstance(exc, ValidationError) or exc.title != Settings.__name__:
+        return []
+    problems = []
+    for error in exc.errors(include_url=False):
+        name = "GIAOVIEC_" + "_".join(str(part) for part in error["loc"]).upper()
+        reason = error.get("ctx", {}).get("error") or error["msg"]
+        problems.append(f"biến môi trường {name} không hợp lệ: {reason}")
+    return problems
 
 
 def _dispatch(argv: list[str]) -> None:

@@ -12,14 +12,17 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from models.dates import parse_date
+from models.dates import check_date, parse_date
 from models.text import clean
 
 
 def _date_or_text(value: Any) -> Any:
-    # YAML already turns 2024-03-15 into a date; dd/mm/yyyy arrives as text.
+    # YAML already turns 2024-03-15 into a date; dd/mm/yyyy arrives as text. Either way it
+    # must be within the calendar's years: to YAML, 2204-03-15 is a date too.
     if isinstance(value, str):
         return parse_date(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return check_date(value)
     return value
 
 

@@ -179,7 +179,7 @@ def _links(
 def _reason(activity: Activity | None, row: Assignment) -> str | None:
     if activity is None:
         return None
-    if activity.action in ("block", "return", "extend", "cancel", "pause"):
+    if activity.action in ("block", "return", "extend", "due_corrected", "cancel", "pause"):
         return activity.note or row.state_reason
     return None
 

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from models.dates import format_vn
 from models.enums import DeliveryStatus
 from models.script import Script, ScriptStep
 from models.tables import OutboxMessage
@@ -73,7 +74,13 @@ def _apply(engine: Engine, step: ScriptStep) -> str:
         Action(step.action), step.by, note=step.note, reason=step.reason, new_due=step.to
     )
     with Session(engine, expire_on_commit=False) as session:
-        row = store.act(session, step.assignment, request, step.day)
+        try:
+            row = store.act(session, step.assignment, request, step.day)
+        except store.InvalidAction as exc:
+            # The store's rule, with the step it refused: the script's author fixes that line.
+            raise store.InvalidAction(
+                f"Kịch bản, ngày {format_vn(step.day)} ({step.action} {step.assignment}): {exc}"
+            ) from exc
         session.commit()
     return f"{step.by}: {step.action} {row.code}"
 

@@ -11,7 +11,7 @@ import holidays
 import pytest
 
 from tracking import calendar as calendar_module
-from tracking.calendar import WorkCalendar
+from tracking.calendar import OutOfRange, WorkCalendar
 
 D = dt.date
 CAL = WorkCalendar()  # shared on purpose: a calendar is meant to be reused
@@ -305,20 +305,28 @@ def test_day_off_names_are_vietnamese() -> None:
 
 @pytest.mark.parametrize("day", [D(1989, 12, 31), D(2101, 1, 1)])
 def test_year_out_of_range_raises(day: dt.date) -> None:
-    with pytest.raises(ValueError, match="1990–2100"):
+    with pytest.raises(OutOfRange, match="1990–2100"):
         CAL.is_working_day(day)
-    with pytest.raises(ValueError, match="outside the supported calendar range"):
+    with pytest.raises(OutOfRange, match=f"năm {day.year} nằm ngoài"):
         CAL.add_working_days(day, 1)
 
 
 def test_counting_past_the_supported_range_raises() -> None:
     assert CAL.add_working_days(D(2100, 12, 1), 5) < D(2101, 1, 1)
-    with pytest.raises(ValueError, match="year 2101"):
+    with pytest.raises(OutOfRange, match="năm 2101"):
         CAL.add_working_days(D(2100, 12, 1), 100)
-    with pytest.raises(ValueError, match="year 1989"):
+    with pytest.raises(OutOfRange, match="năm 1989"):
         CAL.add_working_days(D(1990, 1, 10), -100)
-    with pytest.raises(ValueError, match="year 2101"):
-        CAL.working_days_between(D(2100, 1, 1), D(2101, 1, 1))
+
+
+def test_counting_between_dates_beyond_the_range_counts_to_its_edge() -> None:
+    """A stored date beyond the calendar (an older version let 31/12/9999 through) must not
+    make reading a plan fail: the count stops at the range's edge."""
+    to_the_edge = CAL.working_days_between(D(2100, 1, 1), D(2100, 12, 31))
+    assert CAL.working_days_between(D(2100, 1, 1), D(9999, 12, 31)) == to_the_edge
+    assert CAL.working_days_between(D(9999, 12, 31), D(2100, 1, 1)) == -to_the_edge
+    assert CAL.working_days_in(D(2100, 12, 30), D(9999, 1, 1)) == [D(2100, 12, 30), D(2100, 12, 31)]
+    assert CAL.working_days_in(D(2101, 1, 1), D(9999, 1, 1)) == []
 
 
 def test_override_out_of_range_is_rejected() -> None:

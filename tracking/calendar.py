@@ -11,6 +11,12 @@ Deadlines are plain calendar days in Asia/Ho_Chi_Minh (convert instants with
 
 Counting follows the Civil Code: the day the period starts is never counted.
 
+The calendar knows the years ``models.dates.MIN_YEAR..MAX_YEAR`` (dates entering the system are
+refused outside them). Deciding a day or stepping past those years raises ``OutOfRange``;
+counting working days between two dates does not: a stored date beyond the range (left by an
+older version) counts as the range's edge, so reading a plan never fails on it (see
+``working_days_between``).
+
 For speed, each calendar keeps one sorted tuple of working-day ordinals covering a
 contiguous range of years, extended lazily; counting and stepping are then bisections.
 The official holiday data per year is cached module-wide, since it never changes for a
@@ -35,10 +41,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["MAX_YEAR", "MIN_YEAR", "WorkCalendar"]
+from models.dates import FIRST_DAY, LAST_DAY, MAX_YEAR, MIN_YEAR
 
-MIN_YEAR = 1990
-MAX_YEAR = 2100
+__all__ = ["MAX_YEAR", "MIN_YEAR", "OutOfRange", "WorkCalendar"]
 
 SATURDAY_NAME = "Thứ Bảy"
 SUNDAY_NAME = "Chủ nhật"
@@ -71,11 +76,30 @@ class _Span:
     ordinals: tuple[int, ...]
 
 
+class OutOfRange(ValueError):
+    """A day, or a count of days, reaching beyond the years the calendar knows; the message is
+    for the user (Vietnamese)."""
+
+    def __init__(self, year: int) -> None:
+        self.year = year
+        super().__init__(
+            f"năm {year} nằm ngoài khoảng lịch làm việc hỗ trợ ({MIN_YEAR}–{MAX_YEAR})"
+        )
+
+    @property
+    def landing(self) -> str:
+        """The end of a sentence "… sẽ rơi vào …": where a count ended up."""
+        return f"năm {self.year}, ngoài khoảng lịch làm việc hỗ trợ ({MIN_YEAR}–{MAX_YEAR})"
+
+
 def _check_year(year: int) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(
-            f"year {year} is outside the supported calendar range {MIN_YEAR}–{MAX_YEAR}"
-        )
+        raise OutOfRange(year)
+
+
+def _clamp(day: dt.date) -> dt.date:
+    """``day`` moved into the calendar's range: for counting only, never for storing."""
+    return min(max(day, FIRST_DAY), LAST_DAY)
 
 
 def _as_date(value: dt.date) -> dt.date:
@@ -281,8 +305,14 @@ class WorkCalendar:
                 span = self._covering(_grow_down(span.first_year, more), span.last_year)
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
-        """Working days ``d`` with ``start < d <= end``; negated count if ``end < start``."""
-        low, high = sorted((_as_date(start), _as_date(end)))
+        """Working days ``d`` with ``start < d <= end``; negated count if ``end < start``.
+
+        A date beyond the calendar's years counts as the range's edge: the count is then
+        smaller than the truth but still hundreds of days, which is all that reading a plan
+        with such a stored date (due soon? slack?) needs, instead of failing every page.
+        """
+        start, end = _clamp(_as_date(start)), _clamp(_as_date(end))
+        low, high = sorted((start, end))
         ordinals = self._covering(low.year, high.year).ordinals
         # Counting "<= end" minus "<= start" gives both directions with the right sign.
         return bisect.bisect_right(ordinals, end.toordinal()) - bisect.bisect_right(
@@ -290,8 +320,12 @@ class WorkCalendar:
         )
 
     def working_days_in(self, first: dt.date, last: dt.date) -> list[dt.date]:
-        """Working days from ``first`` to ``last`` inclusive, ascending (empty if reversed)."""
+        """Working days from ``first`` to ``last`` inclusive, ascending (empty if reversed);
+        only those within the calendar's years."""
         if _as_date(last) < _as_date(first):
+            return []
+        first, last = max(first, FIRST_DAY), min(last, LAST_DAY)
+        if last < first:  # wholly outside the range
             return []
         ordinals = self._covering(first.year, last.year).ordinals
         lo = bisect.bisect_left(ordinals, first.toordinal())

@@ -36,6 +36,7 @@ ACTION_TEXT: dict[str, str] = {
     "resume": "Tiếp tục",
     "cancel": "Hủy",
     "extend": "Gia hạn",
+    "due_corrected": "Điều chỉnh thời hạn (sửa sai)",
     "evidence_added": "Đính kèm minh chứng",
     "plan_activated": "Kích hoạt kế hoạch",
     "event_date_set": "Ấn định ngày diễn ra",

@@ -232,6 +232,16 @@ def kinds_for_message(
 # --- using links ------------------------------------------------------------------------
 
 
+_MAX_ROW_ID = 2**63 - 1  # the largest key a database integer column holds
+
+
+def _row_id(value: str | int) -> int:
+    number = int(value)
+    if not 0 < number <= _MAX_ROW_ID:
+        raise ValueError(f"not a row id: {number}")
+    return number
+
+
 def read_token(token: str, secret: str, now: dt.datetime) -> LinkClaim:
     """The claim of a genuine, unexpired link; raises ``LinkError`` otherwise."""
     try:
@@ -240,14 +250,16 @@ def read_token(token: str, secret: str, now: dt.datetime) -> LinkClaim:
             payload = [*payload, 0]
         assignment_id, contact_id, action, expires, nonce, generation = payload
         claim = LinkClaim(
-            int(assignment_id),
-            int(contact_id),
+            _row_id(assignment_id),
+            _row_id(contact_id),
             Action(action),
             dt.datetime.fromtimestamp(int(expires), dt.UTC),
             str(nonce),
             int(generation),
         )
-    except (BadSignature, ValueError, TypeError) as exc:
+    # A genuine signature over numbers no link carries (a leaked secret, a test): the expiry
+    # beyond any datetime raises OverflowError or OSError, not ValueError.
+    except (BadSignature, ValueError, TypeError, OverflowError, OSError) as exc:
         raise LinkError(
             "invalid",
             "Liên kết không hợp lệ (có thể bị sao chép thiếu hoặc đã bị sửa). "

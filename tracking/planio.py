@@ -6,6 +6,7 @@ Nothing here touches the database, so a bad file can never leave a half-loaded p
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -14,9 +15,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from models.planfile import PlanFile
+from models.enums import DayUnit, DeadlineKind
+from models.planfile import AssignmentSpec, PlanFile
 from models.text import person_key
-from tracking.schedule import CycleError, topological_order
+from tracking.calendar import OutOfRange, WorkCalendar
+from tracking.schedule import CycleError, Rule, resolve_rule, topological_order
 
 MAX_PLAN_BYTES = 5 * 1024 * 1024
 
@@ -96,6 +99,9 @@ def check_plan_text(raw: bytes, name: str) -> CheckedPlan:
         first = codes.index(str(exc.cycle[0]))
         line = lines.get(("assignments", first, "requires")) or lines.get(("assignments", first))
         raise PlanFileError([Problem(name, line, "assignments", str(exc))]) from exc
+    problems = list(_deadline_problems(spec, order, lines, name))
+    if problems:
+        raise PlanFileError(problems)
     digest = hashlib.sha256(raw).hexdigest()
     return CheckedPlan(spec, name, digest, prerequisites, order)
 
@@ -109,6 +115,42 @@ def _prerequisites(spec: PlanFile) -> dict[str, set[str]]:
             needs.add(item.deadline.after)
         result[item.code] = needs
     return result
+
+
+def _deadline_problems(
+    spec: PlanFile, order: Sequence[str], lines: Mapping[Loc, int], name: str
+) -> Iterator[Problem]:
+    """Deadlines that would be counted beyond the calendar's years (e.g. 300 working days
+    after an event late in 2100): found here, so that `plan validate` never calls valid a
+    file that `plan load` could not count. The official calendar is enough: the operator's
+    overrides move a deadline by days, not across years."""
+    calendar = WorkCalendar()
+    index = {item.code: i for i, item in enumerate(spec.assignments)}
+    due: dict[str, dt.date | None] = {}
+    for code in order:
+        item = spec.assignments[index[code]]
+        rule = _rule_of_spec(item)
+        base = due.get(rule.after) if rule.after is not None else None
+        try:
+            due[code] = resolve_rule(rule, spec.plan.event.date, base, calendar)
+        except OutOfRange as exc:
+            due[code] = None  # its dependents are not counted either: one problem is enough
+            at = ("assignments", index[code], "deadline")
+            yield Problem(
+                name, _line_for(at, lines), _dotted(at), f"thời hạn rơi vào {exc.landing}"
+            )
+
+
+def _rule_of_spec(item: AssignmentSpec) -> Rule[str]:
+    deadline = item.deadline
+    if deadline is None:
+        return Rule()
+    unit = DayUnit.CALENDAR if deadline.calendar_days else DayUnit.WORKING
+    if deadline.date is not None:
+        return Rule(DeadlineKind.DATE, date=deadline.date, unit=unit)
+    if deadline.event is not None:
+        return Rule(DeadlineKind.EVENT, offset=deadline.event, unit=unit)
+    return Rule(DeadlineKind.AFTER, offset=deadline.days or 0, unit=unit, after=deadline.after)
 
 
 # --- YAML with line numbers -------------------------------------------------------------

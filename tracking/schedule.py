@@ -11,7 +11,9 @@ import datetime as dt
 from collections.abc import Collection, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from models.dates import in_calendar_range
 from models.enums import AssignmentState, DayUnit, DeadlineKind
+from tracking.calendar import OutOfRange
 
 if TYPE_CHECKING:
     from tracking.calendar import WorkCalendar
@@ -103,6 +105,10 @@ def _shift(
         return None
     if days == 0:
         return base  # "on the event day" is the event day, whatever day it is
+    if not in_calendar_range(base):
+        # A date stored before dates were checked (31/12/9999): nothing can be counted from
+        # it, and adding calendar days could overflow Python's dates.
+        raise OutOfRange(base.year)
     if unit is DayUnit.WORKING:
         return calendar.add_working_days(base, days)
     landed = base + dt.timedelta(days=days)

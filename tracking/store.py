@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from models.dates import format_vn
+from models.dates import check_date, format_vn, in_calendar_range
 from models.enums import (
     AssignmentState,
     Channel,
@@ -37,7 +38,7 @@ from models.tables import (
     Plan,
 )
 from tracking import clock, reminders, schedule
-from tracking.calendar import WorkCalendar
+from tracking.calendar import OutOfRange, WorkCalendar
 from tracking.settings import get_settings
 from tracking.status import ACTION_LABELS, Action, next_state, timeliness
 
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     # faster without YAML and the plan-file models (see bench/startup.py).
     from models.planfile import AssignmentSpec, ContactSpec, PlanFile
     from tracking.planio import CheckedPlan
+
+
+_log = logging.getLogger(__name__)
 
 
 class NotFound(LookupError):
@@ -67,7 +71,9 @@ class ConcurrentUpdate(RuntimeError):
 
 
 def load_calendar(session: Session) -> WorkCalendar:
-    rows = session.exec(select(CalendarOverride)).all()
+    # An override outside the calendar's years (stored before they were refused) can never be
+    # consulted; skipped, it cannot make every command that counts days fail.
+    rows = [r for r in session.exec(select(CalendarOverride)).all() if in_calendar_range(r.day)]
     return WorkCalendar(
         overrides={row.day: row.working for row in rows},
         override_names={row.day: row.name for row in rows},
@@ -78,6 +84,7 @@ def set_calendar_override(
     session: Session, day: dt.date, working: bool, name: str, actor: str
 ) -> None:
     """Mark ``day`` as a working day or a day off, then move every plan's deadlines to match."""
+    _check_entered(day)
     row = session.get(CalendarOverride, day)
     before = None if row is None else row.working
     if row is None:
@@ -98,7 +105,7 @@ def set_calendar_override(
     session.flush()
     calendar = load_calendar(session)
     for plan in session.exec(select(Plan)).all():
-        recompute_deadlines(session, plan, calendar, actor)
+        _recompute_or_refuse(session, plan, calendar, actor)
 
 
 # --- loading a plan ---------------------------------------------------------------------
@@ -152,7 +159,8 @@ def load_plan(session: Session, checked: CheckedPlan, actor: str) -> LoadResult:
             note=f"{checked.path}: +{added} ~{updated} -{removed}",
         )
     session.flush()
-    recompute_deadlines(session, plan, load_calendar(session), actor)
+    # The file's own dates were checked (planio); the stored event date may differ from it.
+    _recompute_or_refuse(session, plan, load_calendar(session), actor)
     assert plan.id is not None
     return LoadResult(plan.id, plan.code, created, added, updated, removed, contacts)
 
@@ -361,14 +369,33 @@ def _cancel_missing(
 
 
 def recompute_deadlines(session: Session, plan: Plan, calendar: WorkCalendar, actor: str) -> int:
-    """Resolve every deadline rule of ``plan`` again; returns how many due dates moved."""
-    return recompute_plans(session, [plan], calendar, actor)
+    """Resolve every deadline rule of ``plan`` again; returns how many due dates moved.
+
+    Raises ``OutOfRange`` (changing nothing) when a deadline would leave the calendar's years.
+    """
+    return _recompute(session, [plan], calendar, actor, skip_out_of_range=False)
 
 
 def recompute_plans(
     session: Session, plans: Sequence[Plan], calendar: WorkCalendar, actor: str
 ) -> int:
-    """``recompute_deadlines`` for several plans with two queries in all, not two per plan."""
+    """``recompute_deadlines`` for several plans with two queries in all, not two per plan.
+
+    For the daily sweep: a plan whose deadlines cannot be counted (a date beyond the
+    calendar's years stored by an older version) keeps its dates, with a warning in the log,
+    and the other plans go on; it is tried again at the next sweep.
+    """
+    return _recompute(session, plans, calendar, actor, skip_out_of_range=True)
+
+
+def _recompute(
+    session: Session,
+    plans: Sequence[Plan],
+    calendar: WorkCalendar,
+    actor: str,
+    *,
+    skip_out_of_range: bool,
+) -> int:
     by_plan: dict[int, list[Assignment]] = {p.id: [] for p in plans if p.id is not None}
     if not by_plan:
         return 0
@@ -380,7 +407,14 @@ def recompute_plans(
     moved = 0
     for plan in plans:
         rows = by_plan.get(plan.id or 0, [])
-        moved += _resolve_plan(session, plan, rows, prerequisites, calendar, actor)
+        try:
+            # Every date is counted before any row changes: a failure leaves the plan as it was.
+            moved += _resolve_plan(session, plan, rows, prerequisites, calendar, actor)
+        except OutOfRange as exc:
+            if not skip_out_of_range:
+                raise
+            _log.warning("deadlines of plan %s not recomputed: %s", plan.code, exc)
+            continue
         plan.deadlines_basis = basis
     return moved
 
@@ -399,11 +433,10 @@ def _resolve_plan(
     rules = {i: _rule_of(r) for i, r in by_id.items()}
     fixed = {i: r.due for i, r in by_id.items() if r.extended_at is not None and r.due}
     due = schedule.resolve_all(order, rules, plan.event_date, calendar, fixed)
+    originals = {key: _original_due(rules[key], plan, due, calendar) for key in order}
     moved = 0
     for key in order:
-        row, rule = by_id[key], rules[key]
-        base = due.get(rule.after) if rule.after is not None else None
-        original = schedule.resolve_rule(rule, plan.event_date, base, calendar)
+        row, original = by_id[key], originals[key]
         if row.original_due != original:
             row.original_due = original
         if row.due != due[key]:
@@ -421,6 +454,14 @@ def _resolve_plan(
             row.version += 1
             moved += 1
     return moved
+
+
+def _original_due(
+    rule: schedule.Rule[int], plan: Plan, due: dict[int, dt.date | None], calendar: WorkCalendar
+) -> dt.date | None:
+    """The date the rule itself gives (what an extension is compared with)."""
+    base = due.get(rule.after) if rule.after is not None else None
+    return schedule.resolve_rule(rule, plan.event_date, base, calendar)
 
 
 def _prerequisites_of_plans(session: Session, plan_ids: list[int]) -> dict[int, set[int]]:
@@ -460,6 +501,8 @@ def set_event_date(
     session: Session, plan_ref: str, event_date: dt.date | None, actor: str
 ) -> tuple[Plan, int]:
     """Set or change the event date; every relative deadline moves with it."""
+    if event_date is not None:
+        _check_entered(event_date)
     plan = get_plan(session, plan_ref)
     if plan.event_date != event_date:
         _record(
@@ -474,8 +517,34 @@ def set_event_date(
         )
         plan.event_date = event_date
     session.flush()
-    moved = recompute_deadlines(session, plan, load_calendar(session), actor)
+    moved = _recompute_or_refuse(session, plan, load_calendar(session), actor)
     return plan, moved
+
+
+def _check_entered(day: dt.date) -> None:
+    """A date a person entered must be one the calendar can count (models.dates.check_date);
+    the interfaces parse with it already, this holds for every other caller too."""
+    try:
+        check_date(day)
+    except ValueError as exc:
+        raise InvalidAction(_sentence(str(exc))) from exc
+
+
+def _recompute_or_refuse(session: Session, plan: Plan, calendar: WorkCalendar, actor: str) -> int:
+    """``recompute_deadlines`` after a person's change, refusing the change (the caller's
+    transaction rolls back) when a deadline it moves would leave the calendar's years."""
+    try:
+        return recompute_deadlines(session, plan, calendar, actor)
+    except OutOfRange as exc:
+        raise InvalidAction(
+            _sentence(
+                f"Không đổi được: một thời hạn của kế hoạch {plan.code} sẽ rơi vào {exc.landing}"
+            )
+        ) from exc
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def activate_plan(
@@ -605,7 +674,8 @@ def act(
     if request.expected_version is not None and request.expected_version != row.version:
         raise ConcurrentUpdate(row.code)
     new_state = next_state(row.state, action)
-    changes = _changes_for(row, request, new_state, today)
+    calendar = load_calendar(session)
+    changes = _changes_for(row, request, new_state, today, calendar)
     version, old_state, old_due = row.version, row.state, row.due
     result = session.execute(
         update(Assignment)
@@ -619,9 +689,8 @@ def act(
     session.refresh(row)
     plan = session.get(Plan, row.plan_id)
     assert plan is not None
-    calendar = load_calendar(session)
     if action is Action.EXTEND:
-        recompute_deadlines(session, plan, calendar, request.actor)
+        _recompute_or_refuse(session, plan, calendar, request.actor)
     reminders.enqueue_event(
         session,
         plan,
@@ -637,7 +706,11 @@ def act(
 
 
 def _changes_for(
-    row: Assignment, request: ActionRequest, new_state: AssignmentState, today: dt.date
+    row: Assignment,
+    request: ActionRequest,
+    new_state: AssignmentState,
+    today: dt.date,
+    calendar: WorkCalendar,
 ) -> dict[str, Any]:
     now = clock.now_utc()
     action = request.action
@@ -663,21 +736,41 @@ def _changes_for(
     elif action in (Action.UNBLOCK, Action.RESUME):
         changes["state_reason"] = None
     elif action is Action.EXTEND:
-        changes.update(_extension(row, request, today, now))
+        changes.update(_extension(row, request, now, calendar))
     return changes
 
 
-def _extension(
-    row: Assignment, request: ActionRequest, today: dt.date, now: dt.datetime
-) -> dict[str, Any]:
-    new_due = request.new_due
+def check_new_due(new_due: dt.date | None, current: dt.date | None, calendar: WorkCalendar) -> None:
+    """The one rule for a due date a person sets (extension or correction), whatever the
+    interface: a working day the calendar knows, other than the current one.
+
+    A day off is refused, not moved: the coordinator sees the working day proposed and
+    decides (moving it silently would grant a day more or less than they chose). Any other
+    date is accepted, earlier ones and past ones too, so a mistake can always be corrected.
+    """
     if new_due is None:
         raise InvalidAction("Cần ghi hạn mới khi gia hạn (--to NGÀY).")
-    if row.due is not None and new_due <= row.due:
-        raise InvalidAction(f"Hạn mới phải sau hạn hiện tại {format_vn(row.due)}.")
-    if new_due < today:
-        raise InvalidAction("Hạn mới không được ở trong quá khứ.")
-    return {"due": new_due, "extended_by": request.actor, "extended_at": now}
+    _check_entered(new_due)
+    if new_due == current:
+        raise InvalidAction(f"Hạn mới trùng hạn hiện tại {format_vn(current)}.")
+    day_off = calendar.day_off_name(new_due)
+    if day_off is not None:
+        proposed = calendar.next_working_day(new_due)
+        raise InvalidAction(
+            f"Hạn mới {format_vn(new_due)} là ngày nghỉ ({day_off}): thời hạn phải là ngày "
+            f"làm việc. Đề nghị chọn ngày làm việc kế tiếp {format_vn(proposed)}."
+        )
+
+
+def _extension(
+    row: Assignment, request: ActionRequest, now: dt.datetime, calendar: WorkCalendar
+) -> dict[str, Any]:
+    check_new_due(request.new_due, row.due, calendar)
+    if request.new_due == row.original_due:
+        # Back to the date the plan's rule gives: the extension is undone, and the deadline
+        # follows its rule again (it moves with the event date, like any other).
+        return {"due": request.new_due, "extended_by": None, "extended_at": None}
+    return {"due": request.new_due, "extended_by": request.actor, "extended_at": now}
 
 
 def _record_action(
@@ -696,7 +789,7 @@ def _record_action(
             row.plan_id,
             row.id,
             request.actor,
-            request.action.value,
+            _due_change_kind(old_due, changes["due"]),
             field="due",
             old=_text(old_due),
             new=_text(changes["due"]),
@@ -725,6 +818,17 @@ def _record_action(
             new=name,
         )
     return main
+
+
+DUE_CORRECTED = "due_corrected"
+
+
+def _due_change_kind(old_due: dt.date | None, new_due: dt.date) -> str:
+    """How the history names a new due date: an extension, or (earlier than before) the
+    correction of a mistake, e.g. undoing an extension to a wrong year."""
+    if old_due is not None and new_due < old_due:
+        return DUE_CORRECTED
+    return Action.EXTEND.value
 
 
 # --- reading ----------------------------------------------------------------------------

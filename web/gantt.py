@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from models.dates import format_vn
+from models.dates import format_vn, in_calendar_range
 from tracking.store import AssignmentView
 from web.labels import timeliness_class, timeliness_label
 
@@ -146,7 +146,9 @@ def build(
     first, last = _range(starts, dated, today, event_date)
 
     def x_of(day: dt.date) -> float:
-        return LABEL_WIDTH + (day - first).days * DAY_WIDTH
+        # Clipped to the axis: a date beyond the calendar stored by an older version is drawn
+        # up to the edge, not millions of pixels away.
+        return LABEL_WIDTH + (min(max(day, first), last) - first).days * DAY_WIDTH
 
     rows: list[Row] = []
     bars: list[Bar] = []
@@ -210,6 +212,8 @@ def _range(
     days = [*starts.values(), *(v.due for v in dated if v.due is not None)]
     if event_date is not None:
         days.append(event_date)
+    # Only days the calendar knows span the axis (see x_of); today is one of them.
+    days = [day for day in days if in_calendar_range(day)] or [today]
     first, last = min(days), max(days)
     if first - TODAY_REACH <= today <= last + TODAY_REACH:
         first, last = min(first, today), max(last, today)

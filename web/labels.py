@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from models.dates import format_vn
+from models.dates import FIRST_DAY, LAST_DAY, format_vn
 from models.enums import AssignmentState, Timeliness
 from tracking.clock import VN_TZ
 
@@ -19,6 +19,10 @@ from tracking.labels import ACTION_TEXT as ACTION_TEXT
 from tracking.labels import FIELD_TEXT as FIELD_TEXT
 from tracking.status import STATE_LABELS, TIMELINESS_LABELS, Action
 from tracking.store import NEEDS_REASON as NEEDS_REASON  # what needs a reason: the store's rule
+
+# The date inputs' bounds: the browser's hint of the range the server enforces (models.dates).
+DATE_MIN = FIRST_DAY.isoformat()
+DATE_MAX = LAST_DAY.isoformat()
 
 # Severity order, worst first: the order of the counters and of "sort by timeliness".
 TIMELINESS_ORDER: tuple[Timeliness, ...] = (

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
+from models.dates import check_date
 from tracking.importer.text import (
     Line,
     capitalize_first,
@@ -143,7 +144,7 @@ def _header_line(line: Line, header: Header, segments: list[tuple[int, str]]) ->
         day, month = when.group("d").strip(" ._…"), when.group("m").strip(" ._…")
         if day.isdigit() and month.isdigit():
             try:
-                header.issued_date = dt.date(header.year, int(month), int(day))
+                header.issued_date = check_date(dt.date(header.year, int(month), int(day)))
             except ValueError:
                 header.notes.append(
                     (line.number, f"ngày ban hành không hợp lệ: “{header.date_text}”")

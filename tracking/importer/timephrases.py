@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import re
 
+from models.dates import check_date, in_calendar_range
 from tracking.importer.text import fold, strip_end
 
 _I = re.IGNORECASE
@@ -131,7 +132,9 @@ def _date_of(match: re.Match[str], year: int | None) -> tuple[dt.date | None, bo
     if year_value is None:
         return None, guessed
     try:
-        return dt.date(year_value, int(m), int(d)), guessed
+        # A year the calendar does not know (a typo like 2204) is no date either: the phrase
+        # is reported as unclear rather than written into a draft that cannot be loaded.
+        return check_date(dt.date(year_value, int(m), int(d))), guessed
     except ValueError:
         return None, guessed
 
@@ -185,6 +188,7 @@ def scan_deadline(text: str, year: int | None) -> DeadlineScan:
             else:
                 end = dt.date(int(groups["yy"]), 12, 31)
                 explicit = True
+            check_date(end)
         except ValueError:
             unclear.append(f"thời hạn chưa hiểu được: “{phrase}”")
             continue
@@ -262,7 +266,18 @@ _YEAR_ONLY = re.compile(r"\bnam\s+(?P<y>\d{4})\b", _I)
 
 
 def parse_event_time(value: str, year: int | None) -> EventTime:
-    """What "Thời gian: …" says: a date, a window, or neither (kept as text)."""
+    """What "Thời gian: …" says: a date, a window, or neither (kept as text).
+
+    A date or window beyond the calendar's years is kept as text only, like one not understood.
+    """
+    found = _event_time(value, year)
+    days = [found.date] if found.date else list(found.window or ())
+    if all(in_calendar_range(day) for day in days):
+        return found
+    return EventTime(found.text)
+
+
+def _event_time(value: str, year: int | None) -> EventTime:
     folded = fold(value)
     text = strip_end(re.split(r"\s*[(;]|\.\s", value, maxsplit=1)[0]) or strip_end(value)
     match = _RANGE.search(folded)

@@ -31,7 +31,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models.dates import format_vn
+from models.dates import format_vn, in_calendar_range
 from models.enums import AssignmentState
 from models.tables import Activity, Assignment, Department, Plan
 from tracking import clock, store
@@ -82,7 +82,7 @@ def build_calendar(
     calendar.add("x-wr-timezone", TIMEZONE)
     calendar.add("x-wr-caldesc", "Thời hạn các nhiệm vụ được giao trong kế hoạch (giaoviec).")
     for plan in plans:
-        if plan.event_date is not None:
+        if plan.event_date is not None and in_calendar_range(plan.event_date):
             calendar.add_component(_event_of_plan(session, plan))
         views = store.plan_status(session, day, plan.code, department)
         rows = _assignments(session, [v.id for v in views])
@@ -90,6 +90,8 @@ def build_calendar(
         for view in views:
             if view.due is None or view.state is AssignmentState.CANCELLED:
                 continue
+            if not in_calendar_range(view.due):
+                continue  # stored by an older version (31/12/9999): no use in a diary, no crash
             row = rows[view.id]
             stamp = stamps.get(view.id) or row.updated_at
             calendar.add_component(_deadline_event(view, row, plan, names, stamp, unit, base_url))
