@@ -20,7 +20,8 @@ from cli.common import err, fail, out
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from tracking.importer import Imported
+    from importer import Imported
+    from tracking.planio import CheckedPlan
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -62,14 +63,15 @@ def plan_import(
     ] = None,
 ) -> None:
     """Soạn bản nháp tệp kế hoạch (YAML) từ văn bản Kế hoạch; mỗi nhiệm vụ ghi rõ dòng nguồn."""
-    from tracking.importer import DocumentError, import_document
+    from importer import DocumentError, import_document
+    from tracking.planio import check_plan_text
 
     if code is not None and not _CODE.match(code):
         fail(f"Mã kế hoạch “{code}” không hợp lệ (chữ, số, “_”, “.”, “-”; tối đa 64 ký tự).")
     to_stdout = output is not None and str(output) == "-"
     target = output if output is not None and not to_stdout else document.with_suffix(".yaml")
     try:
-        imported = import_document(document, code=code, name=str(target))
+        imported = import_document(document, check=check_plan_text, code=code, name=str(target))
     except DocumentError as exc:
         fail(str(exc))
     if not to_stdout and target.exists() and not force:
@@ -96,7 +98,7 @@ def plan_import(
     _load(imported, by, console)
 
 
-def summary(imported: Imported) -> Table:
+def summary(imported: Imported[CheckedPlan]) -> Table:
     """Units, the assignments each leads and cooperates on, and what was not understood."""
     draft = imported.draft
     spec = imported.checked.spec
@@ -133,7 +135,7 @@ def _require_database() -> None:
         fail("Cơ sở dữ liệu chưa được khởi tạo: hãy chạy `giaoviec init`.")
 
 
-def _load(imported: Imported, by: str | None, console: Console) -> None:
+def _load(imported: Imported[CheckedPlan], by: str | None, console: Console) -> None:
     from tracking import db, store
 
     try:

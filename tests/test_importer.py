@@ -15,13 +15,14 @@ from typer.testing import CliRunner
 
 from cli import common as cli_common
 from cli.import_commands import plan_import
+from importer import DocumentError, Imported
+from importer import import_document as _import_document
+from importer.reading import read_lines
+from importer.text import Line, fold, split_sentences
+from importer.timephrases import parse_event_time, scan_deadline
+from importer.units import Context, find_units
 from tests.conftest import BUILTIN_PLAN, REPO
-from tracking.importer import DocumentError, Imported, import_document
-from tracking.importer.reading import read_lines
-from tracking.importer.text import Line, fold, split_sentences
-from tracking.importer.timephrases import parse_event_time, scan_deadline
-from tracking.importer.units import Context, find_units
-from tracking.planio import check_plan_text, read_plan_file
+from tracking.planio import CheckedPlan, check_plan_text, read_plan_file
 
 # The seed plan as the office received it (a copy of shared/seeds/, so the suite runs from the
 # repository alone).
@@ -29,13 +30,20 @@ SEED = REPO / "tests" / "import_samples" / "ke-hoach-hoi-nghi-thi-dua-khen-thuon
 SAMPLES = Path(__file__).parent / "import_samples"
 AG = Context("province", "An Giang")
 
+ImportedPlan = Imported[CheckedPlan]
 
-def spec_of(imported: Imported) -> dict[str, object]:
+
+def import_document(path: Path, **options: str) -> ImportedPlan:
+    """The importer with the plan check `giaoviec plan import` gives it."""
+    return _import_document(path, check=check_plan_text, **options)
+
+
+def spec_of(imported: ImportedPlan) -> dict[str, object]:
     data: dict[str, object] = yaml.safe_load(imported.text)
     return data
 
 
-def by_source(imported: Imported) -> dict[str, list[tuple[str, list[str], str]]]:
+def by_source(imported: ImportedPlan) -> dict[str, list[tuple[str, list[str], str]]]:
     """source -> [(lead, cooperating, title)]"""
     out: dict[str, list[tuple[str, list[str], str]]] = {}
     for a in imported.checked.spec.assignments:
@@ -146,15 +154,15 @@ SEED_DUTIES: dict[str, list[tuple[str, list[str], str]]] = {
 
 
 @pytest.fixture(scope="module")
-def seed() -> Imported:
+def seed() -> ImportedPlan:
     return import_document(SEED)
 
 
-def test_seed_every_duty_has_its_lead_cooperators_and_source_line(seed: Imported) -> None:
+def test_seed_every_duty_has_its_lead_cooperators_and_source_line(seed: ImportedPlan) -> None:
     assert by_source(seed) == SEED_DUTIES
 
 
-def test_seed_header_and_event(seed: Imported) -> None:
+def test_seed_header_and_event(seed: ImportedPlan) -> None:
     plan = seed.checked.spec.plan
     assert plan.issuer == "Ủy ban nhân dân tỉnh An Giang"
     assert plan.number == "/KH-UBND"
@@ -182,14 +190,14 @@ def test_seed_header_and_event(seed: Imported) -> None:
     assert all(a.deadline is None for a in seed.checked.spec.assignments)
 
 
-def test_seed_units_match_the_hand_written_plan(seed: Imported) -> None:
+def test_seed_units_match_the_hand_written_plan(seed: ImportedPlan) -> None:
     hand = read_plan_file(BUILTIN_PLAN).spec
     hand_units = {u.code: (u.name, u.short_name) for u in hand.units}
     ours = {u.code: (u.name, u.short_name) for u in seed.checked.spec.units}
     assert ours == hand_units
 
 
-def test_seed_leads_agree_with_the_hand_written_plan(seed: Imported) -> None:
+def test_seed_leads_agree_with_the_hand_written_plan(seed: ImportedPlan) -> None:
     """Where the hand-written plan keeps a duty as the document words it, lead and
     cooperating units are the same (the differences are editorial: see the report)."""
     hand = {a.code: a for a in read_plan_file(BUILTIN_PLAN).spec.assignments}
@@ -211,7 +219,7 @@ def test_seed_leads_agree_with_the_hand_written_plan(seed: Imported) -> None:
     assert budget.lead == hand["SNV-09"].lead
 
 
-def test_seed_yaml_is_a_valid_readable_plan_file(seed: Imported) -> None:
+def test_seed_yaml_is_a_valid_readable_plan_file(seed: ImportedPlan) -> None:
     checked = check_plan_text(seed.text.encode("utf-8"), "nhap.yaml")
     assert len(checked.spec.assignments) == 16
     assert [a.code for a in checked.spec.assignments][:4] == ["VP-01", "SNV-01", "VP-02", "SNV-02"]
@@ -226,7 +234,7 @@ def test_seed_yaml_is_a_valid_readable_plan_file(seed: Imported) -> None:
     assert "# === Chưa hiểu được (cần xem lại) ===" in text
 
 
-def test_seed_as_docx_gives_the_same_plan(tmp_path: Path, seed: Imported) -> None:
+def test_seed_as_docx_gives_the_same_plan(tmp_path: Path, seed: ImportedPlan) -> None:
     from_docx = import_document(seed_docx(tmp_path))
     assert by_source(from_docx) == SEED_DUTIES
     assert from_docx.checked.spec.plan.model_dump() == seed.checked.spec.plan.model_dump()
@@ -298,11 +306,13 @@ def test_docx_plan_from_a_word_layout(tmp_path: Path) -> None:
 # --- layouts written in the style of real plans ------------------------------------------------
 
 
-def sample(name: str) -> Imported:
+def sample(name: str) -> ImportedPlan:
     return import_document(SAMPLES / name)
 
 
-def assignment(imported: Imported, source_start: str, lead: str | None = None) -> dict[str, object]:
+def assignment(
+    imported: ImportedPlan, source_start: str, lead: str | None = None
+) -> dict[str, object]:
     found = [
         a.model_dump()
         for a in imported.checked.spec.assignments

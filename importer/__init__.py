@@ -2,7 +2,8 @@
 
 ``import_document(path)`` reads the document, finds its header, event facts, units and every
 duty of its assignment section ("PHÂN CÔNG NHIỆM VỤ" / "TỔ CHỨC THỰC HIỆN"), and writes a plan
-file that ``tracking.planio.check_plan_text`` accepts, each assignment traced back to the
+file that the caller's plan check (``tracking.planio.check_plan_text``, passed in: this room
+imports ``models`` only) accepts, each assignment traced back to the
 line it came from and everything not understood listed at the end. Pure: no database.
 
 The steps are separate modules, each testable on its own: ``reading`` (document -> lines),
@@ -14,12 +15,15 @@ and items), ``units`` (the gazetteer), ``duties`` (units, cooperation, duty spli
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
-from tracking.importer.draft import Assignment, Draft, draft_plan
-from tracking.importer.reading import SUPPORTED, DocumentError, read_lines
-from tracking.importer.render import render_plan
-from tracking.planio import CheckedPlan, PlanFileError, check_plan_text
+from importer.draft import Assignment, Draft, draft_plan
+from importer.reading import SUPPORTED, DocumentError, read_lines
+from importer.render import render_plan
+
+C = TypeVar("C")
 
 __all__ = [
     "SUPPORTED",
@@ -35,25 +39,34 @@ __all__ = [
 
 
 @dataclasses.dataclass(frozen=True)
-class Imported:
+class Imported(Generic[C]):
     draft: Draft
     text: str  # the plan file
-    checked: CheckedPlan  # the same text, checked as `giaoviec plan load` checks it
+    checked: C  # the same text, checked as `giaoviec plan load` checks it
 
 
-def import_document(path: Path, *, code: str | None = None, name: str | None = None) -> Imported:
+def import_document(
+    path: Path,
+    *,
+    check: Callable[[bytes, str], C],
+    code: str | None = None,
+    name: str | None = None,
+) -> Imported[C]:
     """Draft the plan file of the document at ``path``.
 
-    ``code`` overrides the plan code derived from the document; ``name`` is the file name the
-    plan file will have (used in check messages). Raises :class:`DocumentError` (Vietnamese
-    message naming the document) when the document cannot be read or has no assignment.
+    ``check`` is the plan-file check of ``giaoviec plan load`` (``check_plan_text``): the
+    draft must pass it, and a ``ValueError`` from it is a bug of the importer, reported as
+    such. ``code`` overrides the plan code derived from the document; ``name`` is the file
+    name the plan file will have (used in check messages). Raises :class:`DocumentError`
+    (Vietnamese message naming the document) when the document cannot be read or has no
+    assignment.
     """
     lines = read_lines(path)
     draft = draft_plan(lines, str(path), hard_wrapped=path.suffix.lower() == ".txt", code=code)
     text = render_plan(draft)
     try:
-        checked = check_plan_text(text.encode("utf-8"), name or f"{path.stem}.yaml")
-    except PlanFileError as exc:  # a bug of the importer, not of the document
+        checked = check(text.encode("utf-8"), name or f"{path.stem}.yaml")
+    except ValueError as exc:  # a bug of the importer, not of the document
         raise DocumentError(
             f"{path}: bản nháp tạo ra không hợp lệ (lỗi của chương trình, xin báo lại):\n{exc}"
         ) from exc

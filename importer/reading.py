@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from importer.text import Line, clean
 from models.numbering import roman
-from tracking.importer.text import Line, clean
 
 SUPPORTED = (".txt", ".docx")
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Sequence
 
-from tracking.importer.text import Line, fold, is_upper
+from importer.text import Line, fold, is_upper
 
 _I = re.IGNORECASE
 ROMAN_HEADING = re.compile(r"^(?P<label>[IVX]{1,5})\s*[.)/:-]\s*(?P<title>\S.*)$")

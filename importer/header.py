@@ -8,7 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from tracking.importer.text import (
+from importer.text import (
     Line,
     capitalize_first,
     clean,
@@ -17,8 +17,8 @@ from tracking.importer.text import (
     sentence_case_body,
     strip_end,
 )
-from tracking.importer.timephrases import EventTime, parse_event_time
-from tracking.importer.units import Context, find_units
+from importer.timephrases import EventTime, parse_event_time
+from importer.units import Context, find_units
 
 _I = re.IGNORECASE
 KINDS = {

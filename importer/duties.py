@@ -27,10 +27,10 @@ import itertools
 import re
 from collections.abc import Sequence
 
-from tracking.importer.structure import Item, Section, build_items
-from tracking.importer.text import Line, capitalize_first, fold, split_sentences, strip_end
-from tracking.importer.timephrases import Deadline, scan_deadline
-from tracking.importer.units import (
+from importer.structure import Item, Section, build_items
+from importer.text import Line, capitalize_first, fold, split_sentences, strip_end
+from importer.timephrases import Deadline, scan_deadline
+from importer.units import (
     UNIT_HEAD_WORDS,
     Context,
     Unit,

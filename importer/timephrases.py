@@ -1,6 +1,6 @@
 """Time phrases: when the event takes place, and by when a duty is due.
 
-All matching runs on folded text (see :func:`tracking.importer.text.fold`); spans cut the
+All matching runs on folded text (see :func:`importer.text.fold`); spans cut the
 original. Rules (documented in docs/import.md):
 
 - event time: "ngày 15/3/2024" is a date; "từ ngày 10/3 đến ngày 15/3/2024", "Trong quý I năm
@@ -23,7 +23,7 @@ import dataclasses
 import datetime as dt
 import re
 
-from tracking.importer.text import fold, strip_end
+from importer.text import fold, strip_end
 
 _I = re.IGNORECASE
 _DATE_WORDS = r"(?P<d2>\d{1,2})\s+thang\s+(?P<m2>\d{1,2})(?:\s*,?\s*nam\s+(?P<y2>\d{4}))?"

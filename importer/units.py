@@ -9,7 +9,7 @@ the code and the name ("Phòng Nội vụ huyện Châu Thành" is ``PNV-CHAUTHA
 plan, "Phòng Nội vụ các huyện, thị xã, thành phố" is the group ``PNV-CAP-HUYEN``. Provincial
 units carry no province: a database serves one province.
 
-Matching runs on folded text (no diacritics, see :func:`tracking.importer.text.fold`).
+Matching runs on folded text (no diacritics, see :func:`importer.text.fold`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import dataclasses
 import re
 from typing import Literal
 
-from tracking.importer.text import code_slug, fold, initials
+from importer.text import code_slug, fold, initials
 
 Level = Literal["province", "district"]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from tracking.importer.draft import Assignment, Draft
-from tracking.importer.timephrases import Deadline
-from tracking.importer.units import Unit
+from importer.draft import Assignment, Draft
+from importer.timephrases import Deadline
+from importer.units import Unit
 
 WIDTH = 96
 MAX_TEXT = 1000

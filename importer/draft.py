@@ -9,13 +9,13 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from tracking.importer.duties import Duty, Env, Unparsed, scan_elsewhere, walk_section
-from tracking.importer.header import EventFacts, Header, parse_event, parse_header
-from tracking.importer.reading import DocumentError
-from tracking.importer.structure import Section, find_sections
-from tracking.importer.text import Line, capitalize_first, fold, slug
-from tracking.importer.timephrases import Deadline
-from tracking.importer.units import Unit, find_units, leading_units
+from importer.duties import Duty, Env, Unparsed, scan_elsewhere, walk_section
+from importer.header import EventFacts, Header, parse_event, parse_header
+from importer.reading import DocumentError
+from importer.structure import Section, find_sections
+from importer.text import Line, capitalize_first, fold, slug
+from importer.timephrases import Deadline
+from importer.units import Unit, find_units, leading_units
 
 _I = re.IGNORECASE
 
