@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from importer.draft import Assignment, Draft, draft_plan
-from importer.reading import SUPPORTED, DocumentError, read_lines
+from importer.reading import SUPPORTED, Budget, DocumentError, read_lines
 from importer.render import render_plan
 
 C = TypeVar("C")
@@ -61,8 +61,16 @@ def import_document(
     (Vietnamese message naming the document) when the document cannot be read or has no
     assignment.
     """
-    lines = read_lines(path)
-    draft = draft_plan(lines, str(path), hard_wrapped=path.suffix.lower() == ".txt", code=code)
+    budget = Budget(path)
+    lines = read_lines(path, budget)
+    draft = draft_plan(
+        lines,
+        str(path),
+        hard_wrapped=path.suffix.lower() == ".txt",
+        code=code,
+        check=budget.check,
+    )
+    budget.check()
     text = render_plan(draft)
     try:
         checked = check(text.encode("utf-8"), name or f"{path.stem}.yaml")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
 
 from importer.duties import Duty, Env, Unparsed, scan_elsewhere, walk_section
@@ -49,10 +49,16 @@ class Draft:
 
 
 def draft_plan(
-    lines: Sequence[Line], source_name: str, *, hard_wrapped: bool = True, code: str | None = None
+    lines: Sequence[Line],
+    source_name: str,
+    *,
+    hard_wrapped: bool = True,
+    code: str | None = None,
+    check: Callable[[], None] = lambda: None,
 ) -> Draft:
     """The draft plan of a document; raises :class:`DocumentError` when it has no assignment
-    section or no duty can be found in it."""
+    section or no duty can be found in it. ``check`` is called between steps and items and
+    raises once the document's time budget is spent."""
     header = parse_header(lines)
     sections, closing = find_sections(lines, header.body_start)
     targets = [s for s in sections if s.assignments]
@@ -67,7 +73,7 @@ def draft_plan(
     if year is None and event.time is not None:
         when = event.time.date or (event.time.window[0] if event.time.window else None)
         year = when.year if when else None
-    env = Env(header.ctx, year)
+    env = Env(header.ctx, year, check)
     for section in targets:
         walk_section(section, lines, env, hard_wrapped)
     if not env.duties:

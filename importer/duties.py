@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from importer.structure import Item, Section, build_items
 from importer.text import Line, capitalize_first, fold, split_sentences, strip_end
@@ -73,9 +73,12 @@ class Heading:
 class Env:
     """What duty extraction needs and collects."""
 
-    def __init__(self, ctx: Context, year: int | None) -> None:
+    def __init__(
+        self, ctx: Context, year: int | None, check: Callable[[], None] = lambda: None
+    ) -> None:
         self.ctx = ctx
         self.year = year
+        self.check = check  # raises once the document's time budget is spent
         self.duties: list[Duty] = []
         self.unparsed: list[Unparsed] = []
         self._unknown: dict[str, Unit] = {}
@@ -218,6 +221,7 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
         return next(f for f in reversed(stack) if not f.pseudo)
 
     for index, item in enumerate(items):
+        env.check()
         depth = depth_of(item)
         heading = env.heading(item)
         if heading is not None:
@@ -608,6 +612,7 @@ def scan_elsewhere(lines: Sequence[Line], where: str, env: Env, start: int, end:
     """Duties given outside the assignment section: "Sở Nội vụ chịu trách nhiệm …" in a budget
     section, "Giao Sở Nội vụ chủ trì …" in the closing paragraph."""
     for line in lines[start:end]:
+        env.check()
         text = line.text
         if not text:
             continue

@@ -81,9 +81,18 @@ def _inline(value: str) -> str:
     return value if _reads_back(value, value) else json.dumps(value, ensure_ascii=False)
 
 
+# libyaml's loader when PyYAML has it: every scalar is read back, and the pure-Python loader
+# made that most of an import's time.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # a safe loader (above)
+
+
 def _reads_back(rendered: str, value: str) -> bool:
     try:
-        return bool(yaml.safe_load(f"k: {rendered}") == {"k": value})
+        return bool(_load(f"k: {rendered}") == {"k": value})
     except yaml.YAMLError:
         return False
 
@@ -116,7 +125,7 @@ def _block_reads_back(block: list[str], value: str) -> bool:
     indicator = block[0].rsplit(" ", 1)[1]
     document = "\n".join([f"k: {indicator}", *block[1:]])
     try:
-        return bool(yaml.safe_load(document) == {"k": value})
+        return bool(_load(document) == {"k": value})
     except yaml.YAMLError:
         return False
 
