@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import PurePath
 
-from importer.duties import Duty, Env, Unparsed, scan_elsewhere, walk_section
+from importer.duties import Duty, Env, Sentence, Unparsed, scan_elsewhere, walk_section
 from importer.header import EventFacts, Header, parse_event, parse_header
 from importer.reading import DocumentError
 from importer.structure import Section, find_sections
@@ -33,6 +33,26 @@ class Assignment:
     group: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Coverage:
+    """Where the sentences of the assignment section went: ``used + listed == total``."""
+
+    sentences: tuple[Sentence, ...]
+    headings: frozenset[int]  # lines that only name the units of what follows
+
+    @property
+    def used(self) -> int:
+        return sum(1 for s in self.sentences if s.outcome == "used")
+
+    @property
+    def listed(self) -> int:
+        return sum(1 for s in self.sentences if s.outcome == "listed")
+
+    @property
+    def total(self) -> int:
+        return len(self.sentences)
+
+
 @dataclasses.dataclass
 class Draft:
     source_name: str
@@ -46,6 +66,7 @@ class Draft:
     assignments: list[Assignment]
     unparsed: list[Unparsed]
     sections: list[Section]
+    coverage: Coverage
 
 
 def draft_plan(
@@ -111,6 +132,7 @@ def draft_plan(
         assignments,
         sorted(unparsed, key=lambda u: u.line),
         sections,
+        Coverage(tuple(env.ledger.values()), frozenset(env.headings)),
     )
 
 

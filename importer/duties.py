@@ -49,6 +49,16 @@ class Unparsed:
     reason: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Sentence:
+    """One sentence of the assignment section and where it ended up."""
+
+    first: int  # its first and last line
+    last: int
+    text: str
+    outcome: str  # "used" (in a duty, or the text that introduces duties) or "listed"
+
+
 @dataclasses.dataclass
 class Duty:
     lead: Unit
@@ -81,6 +91,12 @@ class Env:
         self.check = check  # raises once the document's time budget is spent
         self.duties: list[Duty] = []
         self.unparsed: list[Unparsed] = []
+        # The invariant: every sentence of the assignment section is accounted for once, in a
+        # duty or in ``unparsed``; ``ledger`` records each outcome, keyed by (item's first
+        # line, offset in the item), and ``headings`` the lines that only name units.
+        self.ledger: dict[tuple[int, int], Sentence] = {}
+        self.headings: set[int] = set()
+        self.counting = False  # True inside an assignment section
         self._unknown: dict[str, Unit] = {}
         self._heading_cache: dict[tuple[str, str], Heading | None] = {}
 
@@ -90,6 +106,23 @@ class Env:
             taken = {u.code for u in self._unknown.values()}
             self._unknown[key] = unknown_unit(name, taken)
         return self._unknown[key]
+
+    def account(self, item: Item, start: int, end: int, outcome: str) -> None:
+        """Record where the sentence at ``item.text[start:end]`` ended up (once: a second
+        outcome for the same sentence is a bug the property test catches)."""
+        if not self.counting:
+            return
+        key = (item.first, start)
+        sentence = Sentence(
+            item.line_at(start), item.line_at(max(start, end - 1)), item.text[start:end], outcome
+        )
+        if key in self.ledger and self.ledger[key].outcome != outcome:
+            raise AssertionError(f"sentence accounted twice: {self.ledger[key]} / {sentence}")
+        self.ledger[key] = sentence
+
+    def unparsed_sentence(self, item: Item, start: int, end: int, reason: str) -> None:
+        self.unparsed.append(Unparsed(item.line_at(start), item.text[start:end], reason))
+        self.account(item, start, end, "listed")
 
     def heading(self, item: Item) -> Heading | None:
         key = (item.kind, item.text)
@@ -216,6 +249,8 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
 
     root = _Frame(0.0, f"Mục {section.label}", group=f"Mục {section.label}. {section.title}")
     stack = [root]
+    env.counting = True
+    intros: list[Item] = []
 
     def counting_parent() -> _Frame:
         return next(f for f in reversed(stack) if not f.pseudo)
@@ -242,7 +277,10 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
             )
             stack.append(frame)
             if heading.inline_at is not None:
+                env.headings.add(item.first)
                 duties_of(item, frame, [], path, env, start=heading.inline_at)
+            else:
+                env.headings.update(number for _offset, number in item.starts)
             continue
         if item.kind == "plain":
             while len(stack) > 1 and stack[-1].intro is not None and stack[-1].depth > 90:
@@ -263,6 +301,7 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
                 group=stack[-1].group,
             )
             stack.append(frame)
+            intros.append(item)
             continue
         subject, _at = inline_subject(item.text, env)
         if item.kind == "plain" and (subject or starts_generic(item.text, env)):
@@ -277,8 +316,17 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
                     )
                 )
         unit_frame = next((f for f in reversed(stack) if f.units or f.generic), root)
-        intros = [f.intro for f in stack if f.intro is not None]
-        duties_of(item, unit_frame, intros, path, env)
+        duties_of(item, unit_frame, [f.intro for f in stack if f.intro is not None], path, env)
+    for intro in intros:
+        # an item that introduces others is used when a duty below it carries its text
+        used = any(d.detail.startswith(intro.text) for d in env.duties[before:])
+        if used:
+            env.account(intro, 0, len(intro.text), "used")
+        else:
+            env.unparsed_sentence(
+                intro, 0, len(intro.text), "câu dẫn không có nhiệm vụ nào bên dưới được hiểu"
+            )
+    env.counting = False
     return len(env.duties) - before
 
 
@@ -353,9 +401,9 @@ def duties_of(
             continue
         sentences.append(_Sentence(a, b, []))
     if not sentences:
-        if leading_extra:
-            env.unparsed.append(
-                Unparsed(item.first, text, "câu chỉ nêu thời hạn, chưa gắn được vào nhiệm vụ nào")
+        for a, b in leading_extra:
+            env.unparsed_sentence(
+                item, a, b, "câu chỉ nêu thời hạn, chưa gắn được vào nhiệm vụ nào"
             )
         return
     for sentence in sentences:
@@ -376,8 +424,14 @@ def duties_of(
                 if frame.generic
                 else "không xác định được đơn vị chủ trì"
             )
-            env.unparsed.append(Unparsed(item.line_at(sentence.start), sent, reason))
+            env.unparsed_sentence(item, sentence.start, sentence.end, reason)
+            for a, b in sentence.extra:
+                if (a, b) not in leading_extra:  # those count once, below
+                    env.unparsed_sentence(item, a, b, "thời hạn của câu trên")
             continue
+        env.account(item, sentence.start, sentence.end, "used")
+        for a, b in sentence.extra:
+            env.account(item, a, b, "used")
         clauses = _split_clauses(sent, after if inline else 0, env)
         for part, (cs, ce) in enumerate(clauses, start=1):
             clause = sent[cs:ce]
@@ -403,11 +457,18 @@ def duties_of(
                     else _sentence_text(text, sentence)
                 ),
             )
+    for a, b in leading_extra:
+        if env.counting and (item.first, a) not in env.ledger:
+            env.unparsed_sentence(
+                item, a, b, "câu chỉ nêu thời hạn, chưa gắn được vào nhiệm vụ nào"
+            )
 
 
 def _sentence_text(text: str, sentence: _Sentence) -> str:
+    # a deadline-only sentence may come before the sentence it belongs to
+    start = min([sentence.start, *(a for a, _b in sentence.extra)])
     end = max([sentence.end, *(b for _a, b in sentence.extra)])
-    return text[sentence.start : end].strip()
+    return text[start:end].strip()
 
 
 def _split_clauses(sent: str, after: int, env: Env) -> list[tuple[int, int]]:

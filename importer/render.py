@@ -151,6 +151,13 @@ def render_plan(draft: Draft) -> str:
         "văn bản nêu rõ; thêm thời hạn và phụ thuộc (requires) nếu cần. Người nhận nhắc việc "
         "của các đơn vị: thêm bằng `giaoviec contacts set`.",
     )
+    cover = draft.coverage
+    w.comment(
+        0,
+        f"Phần phân công có {cover.total} câu: {cover.used} câu đã đưa vào nhiệm vụ, "
+        f"{cover.listed} câu chưa hiểu được (liệt kê cuối tệp, kèm số dòng); "
+        f"{len(draft.unparsed)} chỗ chưa hiểu được trong cả văn bản.",
+    )
     w.blank()
     w.raw("version: 1")
     w.blank()
