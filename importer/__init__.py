@@ -15,7 +15,7 @@ and items), ``units`` (the gazetteer), ``duties`` (units, cooperation, duty spli
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -51,6 +51,7 @@ def import_document(
     check: Callable[[bytes, str], C],
     code: str | None = None,
     name: str | None = None,
+    register: Sequence[tuple[str, str]] = (),
 ) -> Imported[C]:
     """Draft the plan file of the document at ``path``.
 
@@ -59,7 +60,8 @@ def import_document(
     such. ``code`` overrides the plan code derived from the document; ``name`` is the file
     name the plan file will have (used in check messages). Raises :class:`DocumentError`
     (Vietnamese message naming the document) when the document cannot be read or has no
-    assignment.
+    assignment. ``register`` is the units already in the database (code, name), matched
+    against the spellings the document uses.
     """
     budget = Budget(path)
     lines = read_lines(path, budget)
@@ -69,6 +71,7 @@ def import_document(
         hard_wrapped=path.suffix.lower() == ".txt",
         code=code,
         check=budget.check,
+        register=register,
     )
     budget.check()
     text = render_plan(draft)

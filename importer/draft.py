@@ -76,11 +76,15 @@ def draft_plan(
     hard_wrapped: bool = True,
     code: str | None = None,
     check: Callable[[], None] = lambda: None,
+    register: Sequence[tuple[str, str]] = (),
 ) -> Draft:
     """The draft plan of a document; raises :class:`DocumentError` when it has no assignment
     section or no duty can be found in it. ``check`` is called between steps and items and
-    raises once the document's time budget is spent."""
+    raises once the document's time budget is spent. ``register`` lists the units already
+    known (code, name): a unit the gazetteer does not know but the register does is matched
+    to it, however it is spelt."""
     header = parse_header(lines)
+    header.ctx.register.seed(register)
     sections, closing = find_sections(lines, header.body_start)
     targets = [s for s in sections if s.assignments]
     if not targets:

@@ -92,11 +92,19 @@ class EventFacts:
 
 def parse_header(lines: Sequence[Line]) -> Header:
     header = Header()
-    kind_index = _find_kind_line(lines)
+    # A plan issued with a decision: the header is the decision's ("QUYẾT ĐỊNH / Về việc ban
+    # hành Kế hoạch …"), the plan's own title follows its "KẾ HOẠCH" line further down.
+    decision = _find_decision_line(lines)
+    kind_index = _find_kind_line(lines, 0 if decision is None else decision + 1)
     first_section = next(
         (i for i, line in enumerate(lines) if _ROMAN_HEADING.match(line.text)), len(lines)
     )
-    top = lines[:kind_index] if kind_index is not None else lines[: min(12, first_section)]
+    if decision is not None:
+        top = lines[:decision]
+    elif kind_index is not None:
+        top = lines[:kind_index]
+    else:
+        top = lines[: min(12, first_section)]
     segments: list[tuple[int, str]] = []
     for line in top:
         _header_line(line, header, segments)
@@ -110,10 +118,28 @@ def parse_header(lines: Sequence[Line]) -> Header:
     return header
 
 
-def _find_kind_line(lines: Sequence[Line]) -> int | None:
-    for index, line in enumerate(lines[:60]):
+def _find_kind_line(lines: Sequence[Line], start: int = 0) -> int | None:
+    # the first 60 lines hold a plan's own header; after a decision, the plan may come pages
+    # later
+    end = 60 if start == 0 else len(lines)
+    for index in range(start, min(end, len(lines))):
+        line = lines[index]
         match = _KIND_LINE.match(fold(line.text))
         if match and is_upper(line.text[: match.end(1)]):
+            return index
+    return None
+
+
+_DECISION_LINE = re.compile(r"^QUYET DINH\s*$")
+
+
+def _find_decision_line(lines: Sequence[Line]) -> int | None:
+    """The "QUYẾT ĐỊNH" title line of a decision that issues the plan, when it comes before
+    the plan's "KẾ HOẠCH" line."""
+    for index, line in enumerate(lines[:60]):
+        if _KIND_LINE.match(fold(line.text)) and is_upper(line.text):
+            return None
+        if _DECISION_LINE.match(fold(line.text)) and is_upper(line.text):
             return index
     return None
 
@@ -230,6 +256,7 @@ def _title(lines: Sequence[Line], kind_index: int, header: Header) -> None:
             _BASIS.match(folded)
             or _ROMAN_HEADING.match(text)
             or re.match(r"^[-_=*.~ ]{3,}$", text)
+            or re.match(r"^\((?:Ban hanh )?kem theo\b", folded, _I)
             or (parts and re.match(r"^(?:Nham|De|Thuc hien|Theo|Ve viec)\b", folded))
             or len(text) > 300
         ):

@@ -214,7 +214,7 @@ def render_plan(draft: Draft) -> str:
         w.comment(4, f"dòng {event.delegates_line}")
         w.field(4, "delegates", event.delegates)
     w.blank()
-    _units(w, draft.units)
+    _units(w, draft.units, draft.header.ctx.register.merges)
     w.blank()
     _assignments(w, draft.assignments)
     w.blank()
@@ -222,9 +222,12 @@ def render_plan(draft: Draft) -> str:
     return w.text()
 
 
-def _units(w: _Writer, units: list[Unit]) -> None:
+def _units(w: _Writer, units: list[Unit], merges: list[tuple[str, str]]) -> None:
     w.raw("units:")
     for unit in units:
+        for spelling, name in merges:
+            if name == unit.name:
+                w.comment(2, f"? “{spelling}” được coi là cùng đơn vị này (kiểm tra lại)")
         if not unit.known:
             w.comment(
                 2, "? đơn vị không có trong danh mục: mã tự đặt theo chữ cái đầu, kiểm tra lại"

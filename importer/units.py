@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from importer.text import code_slug, fold, initials
@@ -32,14 +33,86 @@ class Unit:
     known: bool = True  # False: not in the gazetteer, code made from the name's initials
 
 
+class Register:
+    """The units found by the form of their name (not in the gazetteer), one per unit
+    however it is spelt: abbreviations ("UBND" / "Ủy ban nhân dân"), old and new tone
+    placement ("Uỷ" / "Ủy"), with or without the place ("Hội Nông dân" / "Hội Nông dân
+    tỉnh"). Seeded with the units already in the database when the caller passes them;
+    ``merges`` says which spellings became one unit."""
+
+    def __init__(self, existing: Sequence[tuple[str, str]] = ()) -> None:
+        self.units: dict[str, Unit] = {}  # normalised name -> unit
+        self.merges: list[tuple[str, str]] = []  # (spelling, the unit's name)
+        self.seed(existing)
+
+    def seed(self, existing: Sequence[tuple[str, str]]) -> None:
+        """Units already in the register (code, name): a spelling of one of them is it."""
+        for code, name in existing:
+            self.units[_normal_name(name)] = Unit(code, name, code, None, known=True)
+
+    def unit_for(self, name: str) -> Unit:
+        key = _normal_name(name)
+        if key in self.units:
+            return self.units[key]
+        match = _closest(key, list(self.units))
+        if match is not None:
+            unit = self.units[match]
+            self.units[key] = unit
+            if fold(unit.name).lower() != fold(name).lower():
+                self.merges.append((name, unit.name))
+            return unit
+        taken = {u.code for u in self.units.values()}
+        unit = unknown_unit(name, taken)
+        self.units[key] = unit
+        return unit
+
+
+# How names are compared: no diacritics (so "Uỷ"/"Ủy" are one), lower case, abbreviations
+# spelt out, the level word of the issuing body ("tỉnh") dropped.
+_SPELT_OUT = (
+    (re.compile(r"\bubnd\b"), "uy ban nhan dan"),
+    (re.compile(r"\bubmttq(?:vn)?\b"), "uy ban mat tran to quoc"),
+    (re.compile(r"\bmttq(?:vn)?\b"), "mat tran to quoc"),
+    (re.compile(r"\bmat tran to quoc viet nam\b"), "mat tran to quoc"),
+    (re.compile(r"\btp\.?\s"), "thanh pho "),
+)
+
+
+def _normal_name(name: str) -> str:
+    text = " ".join(re.findall(r"[a-z0-9]+", fold(name).lower()))
+    for pattern, full in _SPELT_OUT:
+        text = pattern.sub(full, text + " ").strip()
+    return re.sub(r"\s+(?:tinh|thanh pho|huyen)$", "", text)
+
+
+def _closest(key: str, names: Sequence[str]) -> str | None:
+    """The known name ``key`` is a spelling of: rapidfuzz's token-set ratio, strict enough
+    that "Sở Y tế" and "Sở Tư pháp" stay apart while word order and a missing place do not
+    matter."""
+    from rapidfuzz import fuzz, process
+
+    if not names:
+        return None
+    found = process.extractOne(key, names, scorer=fuzz.token_sort_ratio, score_cutoff=92)
+    if found is None:
+        found = process.extractOne(key, names, scorer=fuzz.token_set_ratio, score_cutoff=100)
+        # token-set 100 also means one name's words are a subset of the other's: only a
+        # place or level word may be missing, never the words that tell units apart
+        if found is not None and abs(len(found[0].split()) - len(key.split())) > 2:
+            return None
+    return str(found[0]) if found is not None else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Context:
-    """What the header says about the issuer: the province, and the district if any."""
+    """What the header says about the issuer: the province, and the district if any; and
+    the register of the units the gazetteer does not know, shared by the whole document."""
 
     level: Level = "province"
     province: str | None = None
     district: str | None = None
     district_word: str = "huyện"
+    register: Register = dataclasses.field(default_factory=Register, compare=False, repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -444,7 +517,88 @@ def find_units(text: str, ctx: Context) -> list[UnitMatch]:
     for m in sorted(found, key=lambda m: (-(m.end - m.start), m.start)):
         if all(m.end <= c.start or m.start >= c.end for c in chosen):
             chosen.append(m)
+    # the gazetteer first; a name it does not know is recognised by its form
+    for start, end in _by_form(text, folded):
+        name = text[start:end]
+        # "Ủy ban nhân dân tỉnh" bare is the issuing body: reports go to it, it is not
+        # given duties by its own plan
+        if _normal_name(name) == "uy ban nhan dan":
+            continue
+        if all(end <= c.start or start >= c.end for c in chosen):
+            chosen.append(UnitMatch(start, end, ctx.register.unit_for(name), name))
     return sorted(chosen, key=lambda m: m.start)
+
+
+# --- units recognised by the form of their name ----------------------------------------
+# A Vietnamese body's name is a head word (Bộ, Sở, Cục, Chi cục, Trung tâm, Ủy ban nhân dân,
+# Hội, Đoàn…) followed by its field, whose words are capitalised ("Sở Lao động - Thương binh
+# và Xã hội", "Trung tâm Văn hóa, Thông tin và Thể thao"), and perhaps its level and place
+# ("Ủy ban nhân dân huyện Phú Tân", "Công an tỉnh"). The name ends where the sentence's
+# predicate begins ("… chủ trì", "… có trách nhiệm") or at punctuation.
+_FORM_HEAD = re.compile(
+    r"\b(?:Bo Chi huy(?: Quan su| Bo doi Bien phong)?|Ban Chi huy(?: Quan su)?|"
+    r"(?:Uy|Uy) ban Mat tran To quoc(?: Viet Nam)?|Uy ban nhan dan|Uy ban MTTQ(?:VN)?|UBND|"
+    r"UBMTTQ(?:VN)?|Chi cuc|Trung tam|Cong an|Van phong|Tieu ban|To cong tac|Ban Chi dao|"
+    r"Ban To chuc|Ban Quan ly|Hoi dong|Kho bac|Thanh tra|Vien kiem sat|Toa an|Benh vien|"
+    r"Tong cong ty|Cong ty|Ngan hang|Buu dien|Lien doan|Lien minh|Tinh doan|Huyen doan|"
+    r"Thanh doan|Doan|Cuc|So|Bo|Ban|Phong|Hoi|Dai|Vien|Truong|Quy)(?=\s)"
+)
+_LEVEL_WORDS = {
+    "tinh", "huyen", "xa", "thi", "tran", "thanh", "pho", "phuong", "quan", "nhan", "dan",
+    "cap", "to", "quoc",
+}  # fmt: skip
+# Lower-case words that end a name: the predicate or a preposition begins.
+_NAME_STOP = re.compile(
+    r"(?:chu tri|phoi hop|co trach nhiem|chiu trach nhiem|thuc hien|to chuc|tham muu|"
+    r"xay dung|huong dan|chuan bi|bo tri|tuyen truyen|dua tin|theo doi|kiem tra|ra soat|"
+    r"tong hop|bao cao|trien khai|bao dam|dam bao|cu |phan cong|de xuat|tham dinh|cap phat|"
+    r"lap |ban hanh|van dong|quan ly|ho tro|trinh |la |duoc |co |cung |voi |tai |theo |"
+    r"trong |ve |cua |cho |de |nham |tiep |gui |phat |in |thong |cac |nhung |nay|do |khi |"
+    r"sau |truoc |den |tu |va )"
+)
+_MAX_LOWER_RUN = 3  # "Phát triển nông thôn": a capitalised word's lower-case syllables
+
+
+def _by_form(text: str, folded: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for head in _FORM_HEAD.finditer(folded):
+        end = _name_end(folded, head.end())
+        if end > head.end():
+            spans.append((head.start(), end))
+    return spans
+
+
+def _name_end(folded: str, pos: int) -> int:
+    """Where the name that starts before ``pos`` ends; ``pos`` when no word follows that
+    belongs to a name (then it was a common word: "Ban hành", "Hội nghị")."""
+    end = pos
+    lower_run = 0
+    capitals = 0
+    while True:
+        m = re.compile(r"(\s*(?:,|-|–|&)?\s*|\s+)([A-Za-z0-9]+\.?)").match(folded, end)
+        if m is None:
+            return end
+        sep, word = m.group(1), m.group(2).rstrip(".")
+        rest = folded[m.start(2) :].lower() + " "
+        if sep.strip() in {",", "&"} and not (word[:1].isupper() and not _FORM_HEAD.match(rest)):
+            return end
+        if sep.strip() == "," and _FORM_HEAD.match(folded, m.start(2)):
+            return end
+        if word[:1].isupper() or word.isdigit():
+            if _FORM_HEAD.match(folded, m.start(2)) and sep.strip() in {",", ""} and capitals:
+                return end
+            capitals += 1
+            lower_run = 0
+        elif word in _LEVEL_WORDS:
+            lower_run = 0
+            capitals += 1
+        elif word == "va" and re.match(r"\s+[A-Z]", folded[m.end() :]):
+            pass
+        elif capitals and lower_run < _MAX_LOWER_RUN and not _NAME_STOP.match(rest):
+            lower_run += 1
+        else:
+            return end
+        end = m.end() if not m.group(2).endswith(".") else m.end() - 1
 
 
 def _resolve(kind: _Kind, start: int, end: int, text: str, folded: str, ctx: Context) -> UnitMatch:
