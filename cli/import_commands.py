@@ -30,7 +30,9 @@ def plan_import(
     document: Annotated[
         Path,
         typer.Argument(
-            metavar="DOC", help="Văn bản Kế hoạch (.docx hoặc .txt).", show_default=False
+            metavar="DOC",
+            help="Văn bản Kế hoạch (.docx, .pdf có lớp chữ hoặc .txt).",
+            show_default=False,
         ),
     ],
     output: Annotated[

@@ -1,4 +1,4 @@
-"""Drafting a plan file from a Kế hoạch as the office received it (.txt or .docx).
+"""Drafting a plan file from a Kế hoạch as the office received it (.txt, .docx or .pdf).
 
 ``import_document(path)`` reads the document, finds its header, event facts, units and every
 duty of its assignment section ("PHÂN CÔNG NHIỆM VỤ" / "TỔ CHỨC THỰC HIỆN"), and writes a plan
@@ -68,7 +68,7 @@ def import_document(
     draft = draft_plan(
         lines,
         str(path),
-        hard_wrapped=path.suffix.lower() == ".txt",
+        hard_wrapped=path.suffix.lower() in (".txt", ".pdf"),
         code=code,
         check=budget.check,
         register=register,

@@ -22,7 +22,8 @@ from lxml import etree
 from importer.text import Line, clean
 from models.numbering import roman
 
-SUPPORTED = (".txt", ".docx")
+SUPPORTED = (".txt", ".docx", ".pdf")
+MAX_PDF_PAGES = 300
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 # A .docx is a zip: 20 MB of it can unpack to gigabytes ("zip bomb"); a real plan's parts
 # unpack to a few megabytes.
@@ -84,7 +85,7 @@ def _read_lines(path: Path, budget: Budget) -> list[Line]:
         hint = " (hãy lưu lại dưới dạng .docx)" if suffix == ".doc" else ""
         raise DocumentError(
             f"{path}: định dạng “{suffix or 'không có phần mở rộng'}” chưa được hỗ trợ{hint}; "
-            "chỉ nhận tệp .txt hoặc .docx."
+            "chỉ nhận tệp .txt, .docx hoặc .pdf (có lớp chữ)."
         )
     try:
         size = path.stat().st_size
@@ -98,7 +99,45 @@ def _read_lines(path: Path, budget: Budget) -> list[Line]:
         if len(text) > MAX_CHARACTERS:
             raise _too_big(path, f"{len(text)} ký tự")
         return text_lines(text)
+    if suffix == ".pdf":
+        return pdf_lines(path, budget)
     return docx_lines(path, budget)
+
+
+# --- .pdf ----------------------------------------------------------------------------------
+
+
+def pdf_lines(path: Path, budget: Budget | None = None) -> list[Line]:
+    """The lines of a PDF's text layer, numbered through the pages as a .txt would be (the
+    portals publish plans as PDFs printed from Word). A scanned PDF has no text layer: it is
+    refused with a message that says so."""
+    import pypdf
+    from pypdf.errors import PyPdfError
+
+    budget = budget or Budget(path)
+    try:
+        reader = pypdf.PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError(f"{path}: tệp PDF có mật khẩu; hãy gửi bản không khóa.")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise _too_big(path, f"{len(reader.pages)} trang")
+        texts: list[str] = []
+        for page in reader.pages:
+            budget.check()
+            texts.append(page.extract_text() or "")
+    except DocumentError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise DocumentError(f"{path}: không đọc được tệp PDF (tệp hỏng?).") from exc
+    text = "\n".join(texts)
+    if not text.strip():
+        raise DocumentError(
+            f"{path}: tệp PDF không có lớp chữ (có lẽ là bản scan/ảnh chụp), không đọc được "
+            "nội dung; hãy dùng bản .docx gốc, hoặc nhận dạng chữ (OCR) rồi lưu thành .docx."
+        )
+    if len(text) > MAX_CHARACTERS:
+        raise _too_big(path, f"{len(text)} ký tự")
+    return text_lines(text)
 
 
 def _decode(raw: bytes, path: Path) -> str:

@@ -86,9 +86,12 @@ _DAYS_ANY = re.compile(
 )
 _RECURRING = re.compile(
     r"\b(?:dinh ky\s+)?(?:hang|moi)\s+(?:ngay|tuan|thang|quy|nam|6 thang)\b|\bdinh ky\b|"
-    r"\bthuong xuyen\b",
+    r"\bthuong xuyen\b|\b(?:cac|nhung) nam (?:tiep theo|sau)\b|\btro di\b",
     _I,
 )
+# "trong năm 2014 và các năm tiếp theo", "từ năm 2024 trở đi": the period starts a standing
+# duty, its end is no deadline.
+_ONGOING = re.compile(r"\s*,?\s*(?:va\s+(?:cac|nhung)\s+nam\s+(?:tiep theo|sau)|tro di)\b", _I)
 _BEFORE_AFTER = re.compile(r"\b(?:ngay\s+)?(?:truoc|sau)\s+khi\s+[^,;.()]+", _I)
 
 
@@ -168,6 +171,8 @@ def scan_deadline(text: str, year: int | None) -> DeadlineScan:
             continue
         phrase = text[match.start() : match.end()]
         taken.append(match.span())
+        if _ONGOING.match(folded, match.end()):
+            continue  # recurring: said by the hint below
         groups = match.groupdict()
         try:
             if groups.get("q"):

@@ -53,7 +53,11 @@ class Register:
     def unit_for(self, name: str) -> Unit:
         key = _normal_name(name)
         if key in self.units:
-            return self.units[key]
+            unit = self.units[key]
+            merge = (name, unit.name)
+            if fold(unit.name).lower() != fold(name).lower() and merge not in self.merges:
+                self.merges.append(merge)
+            return unit
         match = _closest(key, list(self.units))
         if match is not None:
             unit = self.units[match]
@@ -517,6 +521,9 @@ def find_units(text: str, ctx: Context) -> list[UnitMatch]:
     for m in sorted(found, key=lambda m: (-(m.end - m.start), m.start)):
         if all(m.end <= c.start or m.start >= c.end for c in chosen):
             chosen.append(m)
+    # A gazetteer unit followed by a lower level ("Hội Cựu chiến binh xã", "Ủy ban MTTQ
+    # huyện") is that level's body, not the one the gazetteer knows: its form decides.
+    chosen = [m for m in chosen if not _lower_level_follows(m, folded)]
     # the gazetteer first; a name it does not know is recognised by its form
     for start, end in _by_form(text, folded):
         name = text[start:end]
@@ -527,6 +534,16 @@ def find_units(text: str, ctx: Context) -> list[UnitMatch]:
         if all(end <= c.start or start >= c.end for c in chosen):
             chosen.append(UnitMatch(start, end, ctx.register.unit_for(name), name))
     return sorted(chosen, key=lambda m: m.start)
+
+
+_LEVEL_AFTER = re.compile(r"\s+(xa|huyen|phuong|thi tran|thi xa|quan|ap|khom)\b")
+
+
+def _lower_level_follows(match: UnitMatch, folded: str) -> bool:
+    after = _LEVEL_AFTER.match(folded, match.end)
+    if match.unit is None or after is None:
+        return False
+    return after.group(1) not in fold(match.unit.name).lower()
 
 
 # --- units recognised by the form of their name ----------------------------------------
@@ -541,12 +558,10 @@ _FORM_HEAD = re.compile(
     r"UBMTTQ(?:VN)?|Chi cuc|Trung tam|Cong an|Van phong|Tieu ban|To cong tac|Ban Chi dao|"
     r"Ban To chuc|Ban Quan ly|Hoi dong|Kho bac|Thanh tra|Vien kiem sat|Toa an|Benh vien|"
     r"Tong cong ty|Cong ty|Ngan hang|Buu dien|Lien doan|Lien minh|Tinh doan|Huyen doan|"
-    r"Thanh doan|Doan|Cuc|So|Bo|Ban|Phong|Hoi|Dai|Vien|Truong|Quy)(?=\s)"
+    r"Thanh doan|Chi doan|Chi hoi|Chi bo|Ban Dieu hanh|Tram|Doan|Cuc|So|Bo|Ban|Phong|Hoi|Dai|"
+    r"Vien|Truong|Quy)(?=\s)"
 )
-_LEVEL_WORDS = {
-    "tinh", "huyen", "xa", "thi", "tran", "thanh", "pho", "phuong", "quan", "nhan", "dan",
-    "cap", "to", "quoc",
-}  # fmt: skip
+_LEVEL_PHRASE = re.compile(r"(tinh|huyen|xa|phuong|quan|ap|khom|cap|thanh pho|thi xa|thi tran)\b")
 # Lower-case words that end a name: the predicate or a preposition begins.
 _NAME_STOP = re.compile(
     r"(?:chu tri|phoi hop|co trach nhiem|chiu trach nhiem|thuc hien|to chuc|tham muu|"
@@ -556,7 +571,7 @@ _NAME_STOP = re.compile(
     r"trong |ve |cua |cho |de |nham |tiep |gui |phat |in |thong |cac |nhung |nay|do |khi |"
     r"sau |truoc |den |tu |va )"
 )
-_MAX_LOWER_RUN = 3  # "Phát triển nông thôn": a capitalised word's lower-case syllables
+_MAX_LOWER_RUN = 4  # "Cựu thanh niên xung phong": a capitalised word's lower-case syllables
 
 
 def _by_form(text: str, folded: str) -> list[tuple[int, int]]:
@@ -574,6 +589,7 @@ def _name_end(folded: str, pos: int) -> int:
     end = pos
     lower_run = 0
     capitals = 0
+    in_place = False  # after a level word ("huyện", "xã"): only the place's name follows
     while True:
         m = re.compile(r"(\s*(?:,|-|–|&)?\s*|\s+)([A-Za-z0-9]+\.?)").match(folded, end)
         if m is None:
@@ -589,12 +605,17 @@ def _name_end(folded: str, pos: int) -> int:
                 return end
             capitals += 1
             lower_run = 0
-        elif word in _LEVEL_WORDS:
+        elif level := _LEVEL_PHRASE.match(rest):
             lower_run = 0
             capitals += 1
+            in_place = True
+            end = m.start(2) + level.end(1)
+            continue
         elif word == "va" and re.match(r"\s+[A-Z]", folded[m.end() :]):
             pass
-        elif capitals and lower_run < _MAX_LOWER_RUN and not _NAME_STOP.match(rest):
+        elif (
+            capitals and not in_place and lower_run < _MAX_LOWER_RUN and not _NAME_STOP.match(rest)
+        ):
             lower_run += 1
         else:
             return end

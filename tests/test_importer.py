@@ -776,7 +776,8 @@ def test_import_load_asks_first(clean_engine: Engine, tmp_path: Path) -> None:
     ("name", "content", "message"),
     [
         ("ke-hoach.doc", b"\xd0\xcf\x11\xe0", "định dạng “.doc” chưa được hỗ trợ"),
-        ("ke-hoach.pdf", b"%PDF-1.4", "chỉ nhận tệp .txt hoặc .docx"),
+        ("ke-hoach.pdf", b"%PDF-1.4", "không đọc được tệp PDF"),
+        ("ke-hoach.rtf", b"{\\rtf1", "chỉ nhận tệp .txt, .docx hoặc .pdf"),
         # "Kế hoạch" in a legacy 8-bit encoding: not UTF-8
         ("ke-hoach.txt", b"K\xea\xec ho\xf2ach", "nội dung không phải văn bản Unicode"),
         ("ke-hoach.docx", b"not a zip", "không đọc được tệp .docx"),
