@@ -86,7 +86,8 @@ def _normal_name(name: str) -> str:
     text = " ".join(re.findall(r"[a-z0-9]+", fold(name).lower()))
     for pattern, full in _SPELT_OUT:
         text = pattern.sub(full, text + " ").strip()
-    return re.sub(r"\s+(?:tinh|thanh pho|huyen)$", "", text)
+    # a database serves one province: "… tỉnh An Giang", "… tỉnh" and "…" are one unit
+    return re.sub(r"\s+tinh(?:\s+[a-z]+){0,3}$", "", text)
 
 
 def _closest(key: str, names: Sequence[str]) -> str | None:

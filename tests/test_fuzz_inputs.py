@@ -64,7 +64,7 @@ from web.app import create_app
 ImportedPlan = Imported[CheckedPlan]
 
 
-def import_document(path: Path, **options: str) -> ImportedPlan:
+def import_document(path: Path, **options: Any) -> ImportedPlan:
     """The importer with the plan check `giaoviec plan import` gives it."""
     return _import_document(path, check=check_plan_text, **options)
 

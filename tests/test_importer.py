@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
@@ -33,7 +34,7 @@ AG = Context("province", "An Giang")
 ImportedPlan = Imported[CheckedPlan]
 
 
-def import_document(path: Path, **options: str) -> ImportedPlan:
+def import_document(path: Path, **options: Any) -> ImportedPlan:
     """The importer with the plan check `giaoviec plan import` gives it."""
     return _import_document(path, check=check_plan_text, **options)
 

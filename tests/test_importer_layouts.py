@@ -1,0 +1,144 @@
+"""Layouts of real plans beyond the seed (issue 18), each on a sample written for this
+project: a plan issued with a decision, sections lettered, units outside the gazetteer, the
+same unit spelt two ways, a recurring period, and the PDF forms."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import docx
+import pytest
+
+from importer import DocumentError, import_document
+from importer.text import initials
+from importer.timephrases import scan_deadline
+from importer.units import Context, find_units
+from tracking.planio import CheckedPlan, check_plan_text
+
+SAMPLES = Path(__file__).parent / "import_samples"
+COMMUNE = SAMPLES / "quyet-dinh-kem-ke-hoach-xa.txt"
+
+
+def test_plan_issued_with_a_decision_lettered_sections_and_units_by_form() -> None:
+    imported = import_document(COMMUNE, check=check_plan_text)
+    spec: CheckedPlan = imported.checked
+    plan = spec.spec.plan
+    # the plan's own title follows "KẾ HOẠCH", not the decision's; the issuer is the body
+    assert plan.title == "Kế hoạch Tổ chức Ngày hội Đại đoàn kết toàn dân tộc năm 2025"
+    assert plan.issuer == "Ủy ban nhân dân xã Bình Hòa"
+    # "C. TỔ CHỨC THỰC HIỆN" is the assignment section; the event date from section B
+    assert plan.event.date is not None and plan.event.date.isoformat() == "2025-11-15"
+    got = {a.source: (a.lead, list(a.cooperating)) for a in spec.spec.assignments}
+    assert got["dòng 24: Mục C.1"] == ("UBMTTQVNX", [])
+    # "Uỷ ban MTTQ xã" is the same unit as "Ủy ban Mặt trận Tổ quốc Việt Nam xã", and the
+    # draft says so; "phối hợp với Trạm Y tế xã" makes the Trạm lead (the usual rule)
+    assert got["dòng 25: Mục C.2"] == ("TYTX", ["UBMTTQVNX"])
+    assert "“Uỷ ban MTTQ xã” được coi là cùng đơn vị này" in imported.text
+    assert got["dòng 26: Mục C.3"] == ("HCCBX", [])
+    assert got["dòng 27: Mục C.4"] == ("CDTNABT", [])
+    # a recurring period is flagged, not turned into 31/12/2025
+    recurring = next(a for a in spec.spec.assignments if a.source == "dòng 26: Mục C.3")
+    assert recurring.deadline is None
+    assert imported.draft.coverage.listed == 0 and imported.draft.coverage.used == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Bộ Lao động - Thương binh và Xã hội hướng dẫn", "Bộ Lao động - Thương binh và Xã hội"),
+        ("Chi cục Thủy lợi tham mưu", "Chi cục Thủy lợi"),
+        ("Trung tâm Khuyến nông tỉnh chủ trì", "Trung tâm Khuyến nông tỉnh"),
+        ("Hội Cựu thanh niên xung phong tỉnh", "Hội Cựu thanh niên xung phong tỉnh"),
+        ("Tiểu ban Nội dung chuẩn bị tài liệu", "Tiểu ban Nội dung"),
+        ("UBND huyện Phú Tân tổ chức", "UBND huyện Phú Tân"),
+        ("Trạm Y tế xã tổ chức khám", "Trạm Y tế xã"),
+    ],
+)
+def test_units_are_recognised_by_the_form_of_their_names(text: str, name: str) -> None:
+    found = find_units(text, Context("province", "An Giang"))
+    assert [m.text for m in found] == [name]
+    assert found[0].unit is not None
+
+
+@pytest.mark.parametrize("text", ["Ban hành kế hoạch", "Hội nghị tổng kết", "Báo cáo kết quả"])
+def test_common_words_that_start_like_a_unit_are_not_units(text: str) -> None:
+    assert find_units(text, Context("province", "An Giang")) == []
+
+
+def test_codes_follow_office_habit() -> None:
+    assert initials("Bộ Lao động - Thương binh và Xã hội") == "BLDTBXH"
+
+
+def test_spellings_of_one_unit_merge_and_an_existing_register_is_matched() -> None:
+    ctx = Context("province", "An Giang")
+    ctx.register.seed([("CCTL", "Chi cục Thủy lợi tỉnh An Giang")])
+    first = find_units("Chi cục Thủy lợi tham mưu", ctx)[0].unit
+    assert first is not None and first.code == "CCTL"
+    tone = find_units("Uỷ ban nhân dân huyện Thoại Sơn", ctx)[0].unit
+    other = find_units("Ủy ban nhân dân huyện Thoại Sơn", ctx)[0].unit
+    assert tone == other
+    assert ("Chi cục Thủy lợi", "Chi cục Thủy lợi tỉnh An Giang") in ctx.register.merges
+
+
+def test_a_recurring_period_is_no_deadline() -> None:
+    scan = scan_deadline("Tuyên truyền trong năm 2014 và các năm tiếp theo.", 2014)
+    assert scan.deadline is None
+    assert any("định kỳ" in hint for hint in scan.hints)
+    assert scan_deadline("Tuyên truyền trong năm 2014.", 2014).deadline is not None
+
+
+def _soffice() -> str:
+    found = shutil.which("soffice") or shutil.which("libreoffice")
+    if found is None:
+        pytest.skip("LibreOffice (soffice) is not installed: no PDF can be made")
+    return found
+
+
+def _pdf_of(source: Path, folder: Path) -> Path:
+    subprocess.run(
+        [_soffice(), "--headless", "--convert-to", "pdf", "--outdir", str(folder), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=180,
+        env={"HOME": str(folder), "PATH": "/usr/bin:/bin"},
+    )
+    pdf = folder / f"{source.stem}.pdf"
+    if not pdf.exists():
+        pytest.skip("LibreOffice could not convert a document (Writer missing?)")
+    return pdf
+
+
+def test_a_pdf_with_a_text_layer_imports_like_its_docx(tmp_path: Path) -> None:
+    document = docx.Document()
+    for line in COMMUNE.read_text(encoding="utf-8").splitlines():
+        document.add_paragraph(line)
+    source = tmp_path / "ke-hoach-xa.docx"
+    document.save(str(source))
+    pdf = _pdf_of(source, tmp_path)
+    spec = import_document(pdf, check=check_plan_text).checked.spec
+    assert spec.plan.title == "Kế hoạch Tổ chức Ngày hội Đại đoàn kết toàn dân tộc năm 2025"
+    assert sorted(a.lead for a in spec.assignments) == sorted(
+        ["UBMTTQVNX", "TYTX", "HCCBX", "CDTNABT"]
+    )
+
+
+def test_a_scanned_pdf_without_text_is_refused_with_a_message(tmp_path: Path) -> None:
+    import pypdf
+
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=595, height=842)  # a page with no text, as a scan has
+    path = tmp_path / "ban-scan.pdf"
+    with path.open("wb") as out:
+        writer.write(out)
+    with pytest.raises(DocumentError, match="không có lớp chữ") as refused:
+        import_document(path, check=check_plan_text)
+    assert str(path) in str(refused.value)
+
+
+def test_a_doc_file_is_told_to_be_saved_as_docx(tmp_path: Path) -> None:
+    path = tmp_path / "ke-hoach.doc"
+    path.write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(DocumentError, match=r"hãy lưu lại dưới dạng \.docx"):
+        import_document(path, check=check_plan_text)
