@@ -12,6 +12,7 @@ from pathlib import PurePath
 from importer.duties import Duty, Env, Sentence, Unparsed, scan_elsewhere, walk_section
 from importer.header import EventFacts, Header, parse_event, parse_header
 from importer.reading import DocumentError
+from importer.records import record_duties, table_records
 from importer.structure import Section, find_sections
 from importer.text import Line, capitalize_first, fold, slug
 from importer.timephrases import Deadline
@@ -87,20 +88,30 @@ def draft_plan(
     header.ctx.register.seed(register)
     sections, closing = find_sections(lines, header.body_start)
     targets = [s for s in sections if s.assignments]
-    if not targets:
+    if not targets and not any(line.cell is not None for line in lines):
         raise DocumentError(
             f"{source_name}: không tìm thấy phần phân công nhiệm vụ (mục “PHÂN CÔNG NHIỆM VỤ” "
             "hoặc “TỔ CHỨC THỰC HIỆN”); không tạo bản nháp kế hoạch."
         )
-    first_target = min(s.start for s in targets) - 1
+    first_target = min((s.start for s in targets), default=len(lines)) - 1
     event = parse_event(lines, header, first_target)
     year = header.year
     if year is None and event.time is not None:
         when = event.time.date or (event.time.window[0] if event.time.window else None)
         year = when.year if when else None
     env = Env(header.ctx, year, check)
+    records, env.table_lines = table_records(lines)
     for section in targets:
         walk_section(section, lines, env, hard_wrapped)
+    env.counting = True
+    for record in records:
+        record_duties(record, [], env)
+    env.counting = False
+    if not env.duties and not targets:
+        raise DocumentError(
+            f"{source_name}: không tìm thấy phần phân công nhiệm vụ (mục “PHÂN CÔNG NHIỆM VỤ” "
+            "hoặc “TỔ CHỨC THỰC HIỆN”, hoặc bảng phân công); không tạo bản nháp kế hoạch."
+        )
     if not env.duties:
         where = ", ".join(f"mục {s.label}. {s.title} (dòng {s.line})" for s in targets)
         raise DocumentError(

@@ -34,12 +34,17 @@ from importer.units import (
     UNIT_HEAD_WORDS,
     Context,
     Unit,
+    group_unit,
     leading_units,
     unknown_unit,
 )
 
 _I = re.IGNORECASE
 MAX_TITLE = 200
+GROUP_NOTE = (
+    "giao cho một nhóm đơn vị (mã NHOM-…): tách thành nhiệm vụ của từng đơn vị, hoặc giữ "
+    "nhóm và thêm đầu mối"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +102,7 @@ class Env:
         self.ledger: dict[tuple[int, int], Sentence] = {}
         self.headings: set[int] = set()
         self.counting = False  # True inside an assignment section
+        self.table_lines: set[int] = set()  # lines of assignment tables, read as records
         self._unknown: dict[str, Unit] = {}
         self._heading_cache: dict[tuple[str, str], Heading | None] = {}
 
@@ -191,6 +197,15 @@ def inline_subject(text: str, env: Env) -> tuple[list[Unit], int]:
     return specific, pos
 
 
+def generic_subject(text: str, env: Env) -> tuple[list[Unit], int]:
+    """The group a sentence starting with a collective subject is given to, and where the
+    rest begins."""
+    found, end = leading_units(text, env.ctx, 0)
+    names = ", ".join(m.text for m in found)
+    after = re.match(r"\s*(?:[:\-]\s*)?", text[end:])
+    return [group_unit(names)], end + (after.end() if after else 0)
+
+
 def starts_generic(text: str, env: Env) -> bool:
     """True when a sentence's subject is a generic mention ("Các cơ quan, đơn vị liên quan …")."""
     found, _end = leading_units(text, env.ctx, 0)
@@ -232,7 +247,9 @@ def _path(parent: _Frame, item: Item, ordinal: int, root: bool) -> str:
 def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped: bool) -> int:
     """Extract the duties of an assignment section; returns how many were found."""
     before = len(env.duties)
-    body = lines[section.start : section.end]
+    body = [
+        line for line in lines[section.start : section.end] if line.number not in env.table_lines
+    ]
     # a .txt saved from Word has one paragraph per line, some of them long: not hard-wrapped
     hard_wrapped = hard_wrapped and max((len(line.text) for line in body), default=0) <= 150
     items = build_items(body, lambda item: env.heading(item) is not None, hard_wrapped)
@@ -255,8 +272,14 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
     def counting_parent() -> _Frame:
         return next(f for f in reversed(stack) if not f.pseudo)
 
+    from importer.records import labelled_record, record_duties
+
+    skip = 0
     for index, item in enumerate(items):
         env.check()
+        if skip:
+            skip -= 1
+            continue
         depth = depth_of(item)
         heading = env.heading(item)
         if heading is not None:
@@ -290,6 +313,13 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
                 stack.pop()
         parent = counting_parent()
         path = _path(parent, item, parent.count(item.kind), parent is root)
+        record = labelled_record(item, items[index + 1 :], path, stack[-1].group or path)
+        if record is not None:
+            # "Đơn vị chủ trì: …", "Thời gian hoàn thành: …" lines under the item
+            holder = next((f for f in reversed(stack) if f.units or f.generic), root)
+            record_duties(record, holder.units or [], env)
+            skip = len(record.items) - 1
+            continue
         nxt = items[index + 1] if index + 1 < len(items) else None
         if nxt is not None and _introduces(item, depth, nxt, depth_of(nxt)):
             subject, _at = inline_subject(item.text, env)
@@ -408,15 +438,17 @@ def duties_of(
         return
     for sentence in sentences:
         sentence.extra[:0] = leading_extra
-    base = frame.units or []
+    # a heading or a subject naming a collective ("Các sở, ban, ngành có liên quan") gives a
+    # group assignment (a unit marked as a group), never a dropped sentence
+    base = frame.units or ([group_unit(frame.generic)] if frame.generic else [])
     subject: list[Unit] = []
     for number, sentence in enumerate(sentences, start=1):
         sent = text[sentence.start : sentence.end]
         inline, after = inline_subject(sent, env)
+        if not inline and starts_generic(sent, env):
+            inline, after = generic_subject(sent, env)
         if inline:
             subject = inline
-        elif starts_generic(sent, env):
-            subject, base = [], []
         doers = subject or base
         if not doers:
             reason = (
@@ -601,6 +633,8 @@ def _emit(
             f"giao chung cho {len(leads)} đơn vị ({_unit_names(leads)}): "
             "tách thành một nhiệm vụ cho mỗi đơn vị"
         )
+    if any(lead.group for lead in leads):
+        notes.append(GROUP_NOTE)
     group = frame.group or path
     for lead in leads:
         cooperating = [u for u in _unique(roles.cooperating) if u.code != lead.code]

@@ -199,7 +199,8 @@ def docx_lines(path: Path, budget: Budget | None = None) -> list[Line]:
         raise DocumentError(unreadable) from exc
     numbering = _Numbering(document)
     lines: list[Line] = []
-    for number, paragraph in enumerate(_paragraphs(document.element.body), start=1):
+    tables = iter(range(1_000_000))
+    for number, (paragraph, cell) in enumerate(_paragraphs(document.element.body, tables), start=1):
         marker = numbering.marker(paragraph, document)
         text = _paragraph_text(paragraph)
         parts = text.split("\n") or [""]
@@ -207,7 +208,7 @@ def docx_lines(path: Path, budget: Budget | None = None) -> list[Line]:
             content = clean(part)
             if index == 0 and marker and content:
                 content = f"{marker} {content}"
-            lines.append(Line(number, content))
+            lines.append(Line(number, content, cell))
     return lines
 
 
@@ -240,18 +241,26 @@ def _count_elements(path: Path, budget: Budget, unreadable: str) -> None:
         raise DocumentError(unreadable) from exc
 
 
-def _paragraphs(element: Any) -> Iterator[Any]:
-    """w:p elements in reading order, through tables (each cell once) and content controls."""
+Cell = tuple[int, int, int] | None
+
+
+def _paragraphs(
+    element: Any, tables: Iterator[int], cell: Cell = None
+) -> Iterator[tuple[Any, Cell]]:
+    """w:p elements in reading order, through tables (each cell once) and content controls,
+    each with its cell (table, row, column) when it stands in a table. A table inside a
+    cell is read as the outer cell's paragraphs."""
     for child in element.iterchildren():
         tag = child.tag
         if tag == f"{_W}p":
-            yield child
+            yield child, cell
         elif tag == f"{_W}tbl":
-            for row in child.iterchildren(f"{_W}tr"):
-                for cell in row.iterchildren(f"{_W}tc"):
-                    yield from _paragraphs(cell)
+            table = next(tables)
+            for r, row in enumerate(child.iterchildren(f"{_W}tr")):
+                for c, tc in enumerate(row.iterchildren(f"{_W}tc")):
+                    yield from _paragraphs(tc, tables, cell or (table, r, c))
         elif tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml", f"{_W}smartTag"):
-            yield from _paragraphs(child)
+            yield from _paragraphs(child, tables, cell)
 
 
 def _paragraph_text(p: Any) -> str:

@@ -228,7 +228,12 @@ def _units(w: _Writer, units: list[Unit], merges: list[tuple[str, str]]) -> None
         for spelling, name in merges:
             if name == unit.name:
                 w.comment(2, f"? “{spelling}” được coi là cùng đơn vị này (kiểm tra lại)")
-        if not unit.known:
+        if unit.group:
+            w.comment(
+                2,
+                "? nhóm đơn vị (chủ thể tập thể trong văn bản): giao chung, xem lại từng nhiệm vụ",
+            )
+        elif not unit.known:
             w.comment(
                 2, "? đơn vị không có trong danh mục: mã tự đặt theo chữ cái đầu, kiểm tra lại"
             )

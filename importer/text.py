@@ -21,6 +21,9 @@ class Line:
 
     number: int
     text: str
+    # a paragraph inside a Word table: (table, row, column), each counted from 0 in reading
+    # order; the rows of an assignment table are read as rows, not as paragraphs
+    cell: tuple[int, int, int] | None = None
 
 
 def clean(text: str) -> str:

@@ -31,6 +31,10 @@ class Unit:
     prefix: str  # the prefix of its assignment codes: VP-01, SNV-01, VH-01
     short_name: str | None = None
     known: bool = True  # False: not in the gazetteer, code made from the name's initials
+    # True: a collective subject ("các sở, ban, ngành có liên quan") standing for a group of
+    # units; the engine has no group duties yet, so the draft carries it as one unit marked
+    # for review, and the reviewer splits it per unit or names the units
+    group: bool = False
 
 
 class Register:
@@ -711,6 +715,15 @@ def _newspaper(match: re.Match[str], text: str, ctx: Context) -> UnitMatch:
     place = text[match.start(1) : match.end(1)].strip()
     code = "B" + initials(place)
     return UnitMatch(start, end, Unit(code, f"Báo {place}", code), text[start:end])
+
+
+def group_unit(text: str) -> Unit:
+    """The unit standing for a collective subject: "các sở, ban, ngành có liên quan" ->
+    ``NHOM-CSBNCLQ`` named "Các sở, ban, ngành có liên quan"."""
+    name = text.strip().rstrip(".;:, ")
+    name = name[:1].upper() + name[1:]
+    code = f"NHOM-{initials(name) or 'DV'}"[:64]
+    return Unit(code, name, code, None, known=False, group=True)
 
 
 def unknown_unit(name: str, taken: set[str]) -> Unit:

@@ -280,8 +280,12 @@ def word_plan(tmp_path: Path) -> Path:
 
 def test_docx_reads_tables_breaks_and_automatic_numbering(tmp_path: Path) -> None:
     lines = read_lines(word_plan(tmp_path))
-    assert lines[:2] == [Line(1, "ỦY BAN NHÂN DÂN"), Line(1, "TỈNH AN GIANG")]
-    assert Line(4, "Số: /KH-UBND") in lines
+    # the header table: each paragraph knows its cell (table, row, column)
+    assert lines[:2] == [
+        Line(1, "ỦY BAN NHÂN DÂN", (0, 0, 0)),
+        Line(1, "TỈNH AN GIANG", (0, 0, 0)),
+    ]
+    assert any(line.text == "Số: /KH-UBND" and line.number == 4 for line in lines)
     assert Line(12, "1. Sở Nội vụ") in lines
     assert Line(13, "- Xây dựng chương trình Hội nghị trước ngày 10/3/2024.") in lines
     assert Line(15, "2. Sở Tài chính") in lines
@@ -387,7 +391,9 @@ def test_to_chuc_thuc_hien_with_letters_wrapped_lines_and_deadlines() -> None:
     assert assignment(imported, "dòng 34:")["lead"] == "VPCTN"
     assert "Văn phòng Chủ tịch nước" not in tail
     assert "# dòng 50: không xác định được đơn vị chủ trì — “Thời gian thực hiện”" in tail
-    assert "# dòng 51: không xác định được đơn vị chủ trì" in tail
+    # a collective subject ("Các đơn vị …") is a group assignment, marked for review
+    assert assignment(imported, "dòng 51:")["lead"] == "NHOM-CDV"
+    assert "? nhóm đơn vị" in imported.text
     assert "# ? nhiệm vụ định kỳ/thường xuyên (“Định kỳ hằng tháng" in imported.text
     assert "# ? phụ thuộc? “trước khi tổ chức tổng duyệt”" in imported.text
 
@@ -426,6 +432,10 @@ def test_units_written_as_plain_paragraphs() -> None:
         "dòng 24: Mục III, đoạn 5": [
             ("CAC-SBN", [], "Cử đội tham gia Hội thi; gửi danh sách đội thi về Sở Nội vụ")
         ],
+        # "Các cơ quan, đơn vị liên quan …": a group assignment, not given to the unit before
+        "dòng 25: Mục III, đoạn 6": [
+            ("NHOM-CCQDVLQ", [], "Căn cứ Kế hoạch này triển khai thực hiện")
+        ],
         "dòng 28: Mục IV (Kinh phí)": [("SNV", [], "Quyết toán kinh phí theo quy định")],
     }
     stp = assignment(imported, "dòng 22:")
@@ -436,8 +446,7 @@ def test_units_written_as_plain_paragraphs() -> None:
         "days": None,
         "calendar_days": False,
     }
-    # "Các cơ quan, đơn vị liên quan …" names no unit: listed, not given to the unit before
-    assert "# dòng 25: không xác định được đơn vị chủ trì" in imported.text
+    assert "? nhóm đơn vị" in imported.text
 
 
 def test_district_plan() -> None:
