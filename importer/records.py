@@ -129,6 +129,9 @@ def record_duties(record: Record, frame_units: Sequence[Unit], env: Env) -> None
             cooperating.append(match.unit)
     time_text = record.fields.get("time", "")
     scan = scan_deadline(time_text, env.year)
+    if scan.deadline is None and time_text:
+        # a time column holds a period ("Tháng 6/2025", "Quý III/2025"): within it
+        scan = scan_deadline(f"trong {time_text[:1].lower()}{time_text[1:]}", env.year)
     deadline = scan.deadline
     if deadline is None and not time_text:
         scan = scan_deadline(record.content, env.year)
@@ -151,7 +154,10 @@ def record_duties(record: Record, frame_units: Sequence[Unit], env: Env) -> None
     title = capitalize_first(strip_end(record.content))
     if len(title) > MAX_TITLE:
         title = title[: MAX_TITLE - 1].rsplit(" ", 1)[0].rstrip(" ,;") + "…"
-    detail = "\n".join(item.text for item in items if item.text)
+    # the row's number ("1", "I") says nothing the source does not
+    detail = "\n".join(
+        item.text for item in items if item.text and not re.fullmatch(r"[\dIVX.]{1,6}", item.text)
+    )
     lines = f"dòng {first}" if first == last else f"dòng {first}-{last}"
     source = f"{lines}: {record.where}"
     for lead in _unique(leads):

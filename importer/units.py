@@ -537,11 +537,26 @@ def find_units(text: str, ctx: Context) -> list[UnitMatch]:
         if _normal_name(name) == "uy ban nhan dan":
             continue
         if all(end <= c.start or start >= c.end for c in chosen):
-            chosen.append(UnitMatch(start, end, ctx.register.unit_for(name), name))
+            unit = ctx.register.unit_for(_with_district(name, ctx))
+            chosen.append(UnitMatch(start, end, unit, name))
     return sorted(chosen, key=lambda m: m.start)
 
 
 _LEVEL_AFTER = re.compile(r"\s+(xa|huyen|phuong|thi tran|thi xa|quan|ap|khom)\b")
+
+
+_DISTRICT_BODIES = re.compile(r"^(?:Phong|Trung tam|Cong an|Van phong|Ban|Hoi|Doan)\b")
+
+
+def _with_district(name: str, ctx: Context) -> str:
+    """Units are shared by every plan of a database: in a district's plan, its own bodies
+    ("Phòng Nông nghiệp và Môi trường") carry the district, as the gazetteer's do."""
+    folded = fold(name)
+    if ctx.level != "district" or not ctx.district or not _DISTRICT_BODIES.match(folded):
+        return name
+    if _LEVEL_AFTER.search(folded) or re.search(r"\s(?:tinh|huyen)\b", folded):
+        return name
+    return f"{name} {ctx.district_word} {ctx.district}"
 
 
 def _lower_level_follows(match: UnitMatch, folded: str) -> bool:
@@ -728,7 +743,13 @@ def group_unit(text: str) -> Unit:
 
 def unknown_unit(name: str, taken: set[str]) -> Unit:
     """A unit not in the gazetteer: its code is the initials of its name ("HLHPNT")."""
-    base = initials(name) or "DV"
+    # "Phòng Nông nghiệp và Môi trường huyện Phú Tân" -> PNNMT-PHUTAN, as the gazetteer's
+    # district units are coded
+    place = re.search(r"\s(?:huyen|thi xa|thanh pho|quan|xa|phuong)\s+([A-Z].*)$", fold(name))
+    if place:
+        base = f"{initials(name[: place.start()]) or 'DV'}-{code_slug(place.group(1))}"
+    else:
+        base = initials(name) or "DV"
     code = base
     n = 2
     while code in taken:

@@ -142,3 +142,82 @@ def test_a_doc_file_is_told_to_be_saved_as_docx(tmp_path: Path) -> None:
     path.write_bytes(b"\xd0\xcf\x11\xe0")
     with pytest.raises(DocumentError, match=r"hãy lưu lại dưới dạng \.docx"):
         import_document(path, check=check_plan_text)
+
+
+LABELLED = SAMPLES / "truong-muc-don-vi-chu-tri.txt"
+
+
+def test_labelled_fields_under_an_item() -> None:
+    imported = import_document(LABELLED, check=check_plan_text)
+    got = {
+        a.source: (a.lead, list(a.cooperating), a.deadline and a.deadline.date, a.title)
+        for a in imported.checked.spec.assignments
+    }
+    import datetime as dt
+
+    assert got["dòng 12-16: Mục II.1"] == (
+        "SKHCN",
+        ["VP-UBND", "STC"],
+        dt.date(2025, 9, 30),
+        "Xây dựng kho dữ liệu dùng chung của tỉnh",
+    )
+    assert got["dòng 17-19: Mục II.2"][:3] == ("SNV", [], dt.date(2025, 9, 30))
+    # a collective lead is a group assignment; the product is kept as a note
+    assert got["dòng 20-21: Mục II.3"][0].startswith("NHOM-")
+    assert "# ? sản phẩm: Kho dữ liệu vận hành chính thức." in imported.text
+    cover = imported.draft.coverage
+    assert (cover.used, cover.listed) == (cover.total, 0)
+
+
+def appendix_docx(folder: Path) -> Path:
+    """A plan whose duties are in a table of its appendix, after the signature."""
+    document = docx.Document()
+    header = document.add_table(rows=1, cols=2)
+    header.cell(0, 0).text = "ỦY BAN NHÂN DÂN\nHUYỆN PHÚ TÂN"
+    header.cell(0, 1).text = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc"
+    for text in [
+        "Số: 21/KH-UBND",
+        "Phú Tân, ngày 02 tháng 4 năm 2025",
+        "KẾ HOẠCH",
+        "Phòng, chống thiên tai năm 2025",
+        "I. MỤC ĐÍCH, YÊU CẦU",
+        "Chủ động ứng phó, giảm thiểu thiệt hại.",
+        "II. TỔ CHỨC THỰC HIỆN",
+        "Các cơ quan, đơn vị thực hiện nhiệm vụ theo Phụ lục kèm theo.",
+        "Trên đây là Kế hoạch phòng, chống thiên tai năm 2025.",
+        "TM. ỦY BAN NHÂN DÂN",
+        "PHỤ LỤC",
+        "Phân công nhiệm vụ",
+    ]:
+        document.add_paragraph(text)
+    rows = [
+        ["STT", "Nội dung nhiệm vụ", "Cơ quan chủ trì", "Cơ quan phối hợp", "Thời gian hoàn thành", "Sản phẩm"],
+        ["I", "CÔNG TÁC CHUẨN BỊ", "", "", "", ""],
+        ["1", "Rà soát phương án sơ tán dân", "Phòng Nông nghiệp và Môi trường", "Công an huyện", "Trước ngày 30/5/2025", "Phương án"],
+        ["2", "Kiểm tra đê bao xung yếu", "UBND các xã, thị trấn", "", "Tháng 6/2025", ""],
+        ["3", "Dự trữ vật tư cứu hộ", "", "", "", ""],
+    ]  # fmt: skip
+    table = document.add_table(rows=len(rows), cols=len(rows[0]))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    path = folder / "phu-luc.docx"
+    document.save(str(path))
+    return path
+
+
+def test_an_assignment_table_in_the_appendix(tmp_path: Path) -> None:
+    imported = import_document(appendix_docx(tmp_path), check=check_plan_text)
+    spec = imported.checked.spec
+    rows = {a.title: a for a in spec.assignments}
+    first = rows["Rà soát phương án sơ tán dân"]
+    assert (first.lead, first.cooperating) == ("PNNMT-PHUTAN", ["CA-PHUTAN"])
+    assert first.deadline is not None and str(first.deadline.date) == "2025-05-30"
+    assert first.source is not None and "bảng 2, STT 1" in first.source
+    assert "? sản phẩm: Phương án" in imported.text
+    second = rows["Kiểm tra đê bao xung yếu"]
+    assert str(second.deadline.date if second.deadline else None) == "2025-06-30"
+    # a row with no lead is listed with its line, never dropped
+    assert "Dự trữ vật tư cứu hộ" not in rows
+    tail = imported.text.split("# === Chưa hiểu được (cần xem lại) ===")[1]
+    assert "Dự trữ vật tư cứu hộ" in tail
