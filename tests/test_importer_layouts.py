@@ -4,6 +4,7 @@ same unit spelt two ways, a recurring period, and the PDF forms."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 from pathlib import Path
@@ -153,8 +154,6 @@ def test_labelled_fields_under_an_item() -> None:
         a.source: (a.lead, list(a.cooperating), a.deadline and a.deadline.date, a.title)
         for a in imported.checked.spec.assignments
     }
-    import datetime as dt
-
     assert got["dòng 12-16: Mục II.1"] == (
         "SKHCN",
         ["VP-UBND", "STC"],
@@ -190,13 +189,21 @@ def appendix_docx(folder: Path) -> Path:
         "Phân công nhiệm vụ",
     ]:
         document.add_paragraph(text)
+    head = "STT|Nội dung nhiệm vụ|Cơ quan chủ trì|Cơ quan phối hợp|Thời gian hoàn thành|Sản phẩm"
     rows = [
-        ["STT", "Nội dung nhiệm vụ", "Cơ quan chủ trì", "Cơ quan phối hợp", "Thời gian hoàn thành", "Sản phẩm"],
+        head.split("|"),
         ["I", "CÔNG TÁC CHUẨN BỊ", "", "", "", ""],
-        ["1", "Rà soát phương án sơ tán dân", "Phòng Nông nghiệp và Môi trường", "Công an huyện", "Trước ngày 30/5/2025", "Phương án"],
+        [
+            "1",
+            "Rà soát phương án sơ tán dân",
+            "Phòng Nông nghiệp và Môi trường",
+            "Công an huyện",
+            "Trước ngày 30/5/2025",
+            "Phương án",
+        ],
         ["2", "Kiểm tra đê bao xung yếu", "UBND các xã, thị trấn", "", "Tháng 6/2025", ""],
         ["3", "Dự trữ vật tư cứu hộ", "", "", "", ""],
-    ]  # fmt: skip
+    ]
     table = document.add_table(rows=len(rows), cols=len(rows[0]))
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
