@@ -465,9 +465,18 @@ def duties_of(
         for a, b in sentence.extra:
             env.account(item, a, b, "used")
         clauses = _split_clauses(sent, after if inline else 0, env)
+        clause_doers = doers
         for part, (cs, ce) in enumerate(clauses, start=1):
             clause = sent[cs:ce]
             at = max(0, (after if inline else 0) - cs) if part == 1 else 0
+            if part > 1:
+                # "…; Sở Nội vụ tổng hợp …": the clause names its own unit
+                own, own_at = inline_subject(clause, env)
+                if own:
+                    clause_doers, at = own, own_at
+                    subject = own
+                else:
+                    clause_doers = doers
             _emit(
                 item,
                 frame,
@@ -479,7 +488,7 @@ def duties_of(
                 clause,
                 cs,
                 at,
-                doers,
+                clause_doers,
                 number if len(sentences) > 1 else None,
                 part if len(clauses) > 1 else None,
                 whole_detail
@@ -518,6 +527,20 @@ def _split_clauses(sent: str, after: int, env: Env) -> list[tuple[int, int]]:
         found, end = leading_units(sent, env.ctx, cooperate.end())
         if any(m.unit is not None for m in found) and re.search(r"\w", folded[end:]):
             cuts.append(match.start())
+    # ";" ends a unit's task when the next part names its own unit ("Sở Tài chính thẩm định
+    # …; Sở Nội vụ tổng hợp …"), or after a "Phối hợp với X …" part, whose task is X's:
+    # what follows is the heading unit's own ("Phối hợp với Sở Y tế …; chuẩn bị cờ …")
+    helping = bool(_COOPERATE.match(folded, after)) and not re.match(
+        r"\s*[:,-]?\s*chu tri", folded[after:], _I
+    )
+    for semi in re.finditer(r";\s*", sent):
+        rest = sent[semi.end() :]
+        if not rest.strip():
+            continue
+        names_unit = bool(inline_subject(rest, env)[0])
+        if names_unit or (helping and not cuts):
+            cuts.append(semi.start())
+    cuts.sort()
     if not cuts:
         return [(0, len(sent))]
     bounds = [0, *cuts, len(sent)]

@@ -173,7 +173,12 @@ def build_items(
             prev = items[-1]
             ends_sentence = bool(re.search(r"[.;:!?]\)?$", prev.text))
             lower_start = rest[:1].islower() or rest[:1] == "("
-            wrapped = hard_wrapped and not ends_sentence and previous_length >= 50
+            # a line break inside one Word paragraph (same number) never starts an item of
+            # its own unless it has a marker: "… Ủy ban nhân dân huyện\nDân huyện phê duyệt"
+            same_paragraph = line.number == prev.last and not ends_sentence
+            wrapped = (
+                hard_wrapped and not ends_sentence and previous_length >= 50
+            ) or same_paragraph
             if wrapped and not lower_start:
                 wrapped = not is_heading(Item(kind, label, rest, [(0, line.number)]))
             if lower_start or wrapped:

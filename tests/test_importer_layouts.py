@@ -228,3 +228,41 @@ def test_an_assignment_table_in_the_appendix(tmp_path: Path) -> None:
     assert "Dự trữ vật tư cứu hộ" not in rows
     tail = imported.text.split("# === Chưa hiểu được (cần xem lại) ===")[1]
     assert "Dự trữ vật tư cứu hộ" in tail
+
+
+def test_sentence_structure_second_unit_after_semicolon_and_helping_then_own_task() -> None:
+    imported = import_document(SAMPLES / "cau-truc-cau.txt", check=check_plan_text)
+    got = {
+        a.source: (a.lead, list(a.cooperating), a.title) for a in imported.checked.spec.assignments
+    }
+    # "Phối hợp với Sở Y tế …; chuẩn bị …": Sở Y tế's task, then the heading unit's own
+    assert got["dòng 15: Mục II.1, gạch đầu dòng 2, ý 1"] == (
+        "SYT",
+        ["SVHTTDL"],
+        "Bố trí lực lượng y tế",
+    )
+    assert got["dòng 15: Mục II.1, gạch đầu dòng 2, ý 2"] == (
+        "SVHTTDL",
+        [],
+        "Chuẩn bị cờ, cúp và huy chương",
+    )
+    # a second unit named after ";" gets its own assignment
+    assert got["dòng 16: Mục II.2, ý 1"] == ("STC", [], "Thẩm định dự toán kinh phí")
+    assert got["dòng 16: Mục II.2, ý 2"] == ("SNV", [], "Tổng hợp danh sách vận động viên")
+    # "X có trách nhiệm …" in another section is X's assignment
+    assert got["dòng 20: Mục III (Kinh phí)"][0] == "STC"
+
+
+def test_a_line_break_inside_a_word_paragraph_is_no_new_duty(tmp_path: Path) -> None:
+    document = docx.Document()
+    for text in ["ỦY BAN NHÂN DÂN", "TỈNH AN GIANG", "KẾ HOẠCH", "Tổ chức Hội thao"]:
+        document.add_paragraph(text)
+    document.add_paragraph("I. PHÂN CÔNG NHIỆM VỤ")
+    paragraph = document.add_paragraph("1. Sở Nội vụ tham mưu trình Chủ tịch Ủy ban nhân")
+    paragraph.add_run().add_break()
+    paragraph.add_run("Dân tỉnh phê duyệt danh sách khen thưởng.")
+    path = tmp_path / "ngat-dong.docx"
+    document.save(str(path))
+    spec = import_document(path, check=check_plan_text).checked.spec
+    assert [a.lead for a in spec.assignments] == ["SNV"]
+    assert spec.assignments[0].title.endswith("phê duyệt danh sách khen thưởng")
