@@ -534,6 +534,8 @@ def _split_clauses(sent: str, after: int, env: Env) -> list[tuple[int, int]]:
         r"\s*[:,-]?\s*chu tri", folded[after:], _I
     )
     for semi in re.finditer(r";\s*", sent):
+        if semi.start() < after:  # inside the subject: "Thủ trưởng các sở …; Chủ tịch UBND …"
+            continue
         rest = sent[semi.end() :]
         if not rest.strip():
             continue

@@ -340,6 +340,8 @@ def parse_event(lines: Sequence[Line], header: Header, end: int) -> EventFacts:
             if count:
                 facts.delegates = int(count.group("n"))
                 facts.delegates_line = line.number
+    if facts.time is None or (facts.time.date is None and facts.time.window is None):
+        _event_date_anywhere(lines[header.body_start :], year, facts)
     if facts.delegates is None:
         for line in lines[header.body_start : end]:
             count = re.search(r"\bkhoang\s+(?P<n>\d{1,5})\s+dai bieu\b", fold(line.text), _I)
@@ -348,3 +350,24 @@ def parse_event(lines: Sequence[Line], header: Header, end: int) -> EventFacts:
                 facts.delegates_line = line.number
                 break
     return facts
+
+
+# "… dự kiến tổ chức vào ngày 15/11/2025", "Hội nghị được tổ chức vào ngày …": the event's
+# date said in any section, when no "Thời gian:" line gave one.
+_EVENT_DATE = re.compile(
+    r"\bdu kien\s+(?:se\s+)?(?:(?:to chuc|dien ra|khai mac)\s+)?(?:vao\s+)?"
+    r"(?=ngay|trong|tu ngay|thang|quy)|\b(?:to chuc|dien ra|khai mac)\s+vao\s+(?=ngay)",
+    _I,
+)
+
+
+def _event_date_anywhere(lines: Sequence[Line], year: int | None, facts: EventFacts) -> None:
+    for line in lines:
+        match = _EVENT_DATE.search(fold(line.text))
+        if match is None:
+            continue
+        found = parse_event_time(line.text[match.start() :], year)
+        if found.date is not None or found.window is not None:
+            facts.time = found
+            facts.time_line = line.number
+            return

@@ -526,6 +526,9 @@ def find_units(text: str, ctx: Context) -> list[UnitMatch]:
     for m in sorted(found, key=lambda m: (-(m.end - m.start), m.start)):
         if all(m.end <= c.start or m.start >= c.end for c in chosen):
             chosen.append(m)
+    # A person or a role as the assignee ("Giám đốc Sở Tài chính", "Đồng chí Nguyễn Văn A,
+    # Phó Giám đốc Sở Nội vụ", "Thủ trưởng các sở, ban, ngành"): the unit behind the role.
+    chosen = [_with_role(m, text, folded) for m in chosen]
     # A gazetteer unit followed by a lower level ("Hội Cựu chiến binh xã", "Ủy ban MTTQ
     # huyện") is that level's body, not the one the gazetteer knows: its form decides.
     chosen = [m for m in chosen if not _lower_level_follows(m, folded)]
@@ -533,16 +536,39 @@ def find_units(text: str, ctx: Context) -> list[UnitMatch]:
     for start, end in _by_form(text, folded):
         name = text[start:end]
         # "Ủy ban nhân dân tỉnh" bare is the issuing body: reports go to it, it is not
-        # given duties by its own plan
-        if _normal_name(name) == "uy ban nhan dan":
+        # given duties by its own plan (unless a role of its leadership is named)
+        if _normal_name(name) == "uy ban nhan dan" and not _ROLE.search(folded[:start]):
             continue
         if all(end <= c.start or start >= c.end for c in chosen):
-            unit = ctx.register.unit_for(_with_district(name, ctx))
-            chosen.append(UnitMatch(start, end, unit, name))
+            if _normal_name(name) == "uy ban nhan dan":  # its leadership, named by a role
+                level = re.sub(r"^(?:UBND|\S+ ban nhân dân)\s*", "", name)
+                unit = Unit("UBND", f"Ủy ban nhân dân {level}".strip(), "UBND")
+            else:
+                unit = ctx.register.unit_for(_with_district(name, ctx))
+            chosen.append(_with_role(UnitMatch(start, end, unit, name), text, folded))
     return sorted(chosen, key=lambda m: m.start)
 
 
 _LEVEL_AFTER = re.compile(r"\s+(xa|huyen|phuong|thi tran|thi xa|quan|ap|khom)\b")
+
+
+_ROLE = re.compile(
+    r"(?:Dong chi\s+(?:[A-Z][A-Za-z]*\s*){1,5}?,?\s*)?"
+    r"(?:(?:Pho|Uy vien)\s+)?(?:Giam doc|Thu truong|Chu tich|Truong ban|Truong phong|Truong|"
+    r"Chanh Van phong|Chanh Thanh tra|Bi thu|Chi huy truong|Tong Bien tap|Hieu truong|"
+    r"Cuc truong|Chi cuc truong|Vu truong|Lanh dao)(?:\s+(?:cac|Uy ban nhan dan|UBND))?\s+$"
+)
+
+
+def _with_role(match: UnitMatch, text: str, folded: str) -> UnitMatch:
+    """The match widened to the role written before it, so that a sentence whose subject
+    is a role starts with its unit."""
+    head = folded[max(0, match.start - 80) : match.start]
+    role = _ROLE.search(head)
+    if role is None:
+        return match
+    start = match.start - (len(head) - role.start())
+    return dataclasses.replace(match, start=start, text=text[start : match.end])
 
 
 _DISTRICT_BODIES = re.compile(r"^(?:Phong|Trung tam|Cong an|Van phong|Ban|Hoi|Doan)\b")

@@ -266,3 +266,25 @@ def test_a_line_break_inside_a_word_paragraph_is_no_new_duty(tmp_path: Path) -> 
     spec = import_document(path, check=check_plan_text).checked.spec
     assert [a.lead for a in spec.assignments] == ["SNV"]
     assert spec.assignments[0].title.endswith("phê duyệt danh sách khen thưởng")
+
+
+def test_roles_as_assignees_and_the_event_date_in_any_section() -> None:
+    imported = import_document(SAMPLES / "vai-tro-ngay-su-kien.txt", check=check_plan_text)
+    spec = imported.checked.spec
+    # "Hội nghị dự kiến tổ chức vào ngày 20/8/2025" in section 1, no "Thời gian:" line;
+    # sections numbered with Arabic numbers and upper-case titles
+    assert spec.plan.event.date == dt.date(2025, 8, 20)
+    got = [(a.source, a.lead, a.title) for a in spec.assignments]
+    assert got == [
+        ("dòng 12: Mục 2, điểm a", "SNV", "Chỉ đạo tổng hợp danh sách điển hình"),
+        ("dòng 13: Mục 2, điểm b", "STC", "Bố trí kinh phí"),
+        # roles of a group of units: one assignment per group
+        ("dòng 14: Mục 2, điểm c", "CAC-SBN", "Cử đại biểu dự Hội nghị"),
+        ("dòng 14: Mục 2, điểm c", "UBND-CAP-HUYEN", "Cử đại biểu dự Hội nghị"),
+        (
+            "dòng 15: Mục 2, điểm d",
+            "NHOM-CCQ",
+            "Báo chí đưa tin về Hội nghị trong năm 2025 và các năm tiếp theo",
+        ),
+    ]
+    assert spec.assignments[-1].deadline is None  # recurring, not 31/12/2025
