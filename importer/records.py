@@ -115,9 +115,10 @@ def record_duties(record: Record, frame_units: Sequence[Unit], env: Env) -> None
             if lead_text
             else "không xác định được đơn vị chủ trì"
         )
-        env.unparsed.append(Unparsed(first, record.content, reason))
-        for item in items:
-            env.account(item, 0, len(item.text), "listed")
+        # every line of the record is listed with its own number
+        env.unparsed_sentence(items[0], 0, len(items[0].text), reason)
+        for item in items[1:]:
+            env.unparsed_sentence(item, 0, len(item.text), f"thuộc nhiệm vụ dòng {first}")
         return
     notes: list[str] = []
     coop_text = record.fields.get("cooperating", "")

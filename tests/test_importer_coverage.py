@@ -76,6 +76,7 @@ def sentences(draw: st.DrawFn) -> str:
     return f"{body.capitalize()}, phối hợp với {unit}{deadline}."
 
 
+LABELS = ["Đơn vị chủ trì", "Đơn vị phối hợp", "Thời gian hoàn thành", "Sản phẩm"]
 MARKERS = ["-", "+", "a)", "b.", "•", "1.1.", ""]
 SECTION_TITLES = ["PHÂN CÔNG NHIỆM VỤ", "TỔ CHỨC THỰC HIỆN", "MỤC ĐÍCH, YÊU CẦU", "NỘI DUNG"]
 
@@ -97,6 +98,9 @@ def documents(draw: st.DrawFn) -> str:
                 marker = draw(st.sampled_from(MARKERS))
                 text = " ".join(draw(st.lists(sentences(), min_size=1, max_size=3)))
                 lines.append(f"{marker} {text}".strip())
+                if draw(st.integers(0, 3)) == 0:  # the labelled-fields layout
+                    labels = draw(st.lists(st.sampled_from(LABELS), min_size=1, max_size=4))
+                    lines += [f"- {label}: {draw(st.sampled_from(UNITS))}." for label in labels]
     lines += ["Trên đây là Kế hoạch tổ chức Hội nghị.", "Nơi nhận:", "- Như trên;"]
     return "\n".join(lines)
 
