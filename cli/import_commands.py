@@ -73,7 +73,13 @@ def plan_import(
     to_stdout = output is not None and str(output) == "-"
     target = output if output is not None and not to_stdout else document.with_suffix(".yaml")
     try:
-        imported = import_document(document, check=check_plan_text, code=code, name=str(target))
+        imported = import_document(
+            document,
+            check=check_plan_text,
+            code=code,
+            name=str(target),
+            register=_existing_units(),
+        )
     except DocumentError as exc:
         fail(str(exc))
     if not to_stdout and target.exists() and not force:
@@ -126,6 +132,34 @@ def summary(imported: Imported[CheckedPlan]) -> Table:
         table.caption = "Chưa hiểu được:\n" + "\n".join(lines)
         table.caption_justify = "left"
     return table
+
+
+def _existing_units() -> list[tuple[str, str]]:
+    """The units already in the database (code, name), for the importer to match the
+    document's spellings against; none when there is no database yet: drafting needs none,
+    and must not create one."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import select
+
+    from models.tables import Department
+    from tracking import db
+    from tracking.settings import get_settings
+
+    url = make_url(get_settings().resolved_database_url)
+    if url.get_backend_name() == "sqlite" and not (
+        url.database and url.database != ":memory:" and Path(url.database).exists()
+    ):
+        return []
+    try:
+        engine = db.default_engine()
+        if not inspect(engine).has_table("department"):
+            return []
+        with db.session_scope(engine) as session:
+            return [(d.code, d.name) for d in session.exec(select(Department)).all()]
+    except SQLAlchemyError:
+        return []  # an unreachable database: the draft is still made, without matching
 
 
 def _require_database() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import docx
 import pytest
+from sqlalchemy.engine import Engine
 
 from importer import DocumentError, import_document
 from importer.text import initials
@@ -288,3 +289,22 @@ def test_roles_as_assignees_and_the_event_date_in_any_section() -> None:
         ),
     ]
     assert spec.assignments[-1].deadline is None  # recurring, not 31/12/2025
+
+
+def test_the_command_matches_units_already_in_the_database(
+    clean_engine: Engine, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from models.tables import Department
+    from tracking import db
+
+    with db.session_scope() as session:
+        session.add(Department(code="HCCB-XA", name="Hội Cựu chiến binh xã"))
+    target = tmp_path / "nhap.yaml"
+    result = CliRunner().invoke(app, ["plan", "import", str(COMMUNE), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    spec = check_plan_text(target.read_bytes(), "nhap.yaml").spec
+    # "Hội Cựu chiến binh xã" is the register's unit, with its code
+    assert "HCCB-XA" in {a.lead for a in spec.assignments}
