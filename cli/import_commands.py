@@ -110,9 +110,12 @@ def summary(imported: Imported[CheckedPlan]) -> Table:
     """Units, the assignments each leads and cooperates on, and what was not understood."""
     draft = imported.draft
     spec = imported.checked.spec
+    cover = draft.coverage
     title = (
         f"{spec.plan.code}: {len(spec.units)} đơn vị, {len(spec.assignments)} nhiệm vụ, "
-        f"{len(draft.unparsed)} chỗ chưa hiểu được"
+        f"{len(draft.unparsed)} chỗ chưa hiểu được\n"
+        f"Phần phân công: {cover.total} câu — {cover.used} đã đưa vào nhiệm vụ, "
+        f"{cover.listed} chưa hiểu được"
     )
     table = Table(title=title, header_style="bold", title_justify="left")
     table.add_column("Mã")

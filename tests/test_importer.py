@@ -722,6 +722,8 @@ def test_import_writes_the_draft_and_shows_a_summary(tmp_path: Path) -> None:
     checked = read_plan_file(target)
     assert len(checked.spec.assignments) == 16
     assert "an-giang-2024-hoi-nghi-tong-ket-cong-tac-thi-dua: 6 đơn vị, 16 nhiệm vụ" in out
+    # every sentence of Section V is in a duty (issue 18: the coverage is reported)
+    assert re.search(r"Phần phân công: (\d+) câu — \1 đã đưa vào nhiệm vụ, 0 chưa hiểu được", out)
     assert "Sở Nội vụ (Ban Thi đua - Khen thưởng) (đầu mối)" in out
     assert f"Đã ghi bản nháp: {target}" in out
 
