@@ -65,6 +65,7 @@ class Record:
     items: list[Item]  # what the record was read from, the content first
     where: str  # "Mục V.2", "bảng 2, STT 3"
     group: str
+    structure: list[int] = dataclasses.field(default_factory=list)  # the row's number cell
 
 
 def label_of(text: str) -> tuple[str, str] | None:
@@ -100,6 +101,7 @@ def record_duties(record: Record, frame_units: Sequence[Unit], env: Env) -> None
     """The assignments of one record, added to ``env``; a record without a lead unit is
     listed as not understood. Every line of it is accounted for once."""
     items = record.items
+    env.headings.update(record.structure)
     first = items[0].first
     last = max(item.last for item in items)
     lead_text = record.fields.get("lead", "")
@@ -155,10 +157,7 @@ def record_duties(record: Record, frame_units: Sequence[Unit], env: Env) -> None
     title = capitalize_first(strip_end(record.content))
     if len(title) > MAX_TITLE:
         title = title[: MAX_TITLE - 1].rsplit(" ", 1)[0].rstrip(" ,;") + "…"
-    # the row's number ("1", "I") says nothing the source does not
-    detail = "\n".join(
-        item.text for item in items if item.text and not re.fullmatch(r"[\dIVX.]{1,6}", item.text)
-    )
+    detail = "\n".join(item.text for item in items if item.text)
     lines = f"dòng {first}" if first == last else f"dòng {first}-{last}"
     source = f"{lines}: {record.where}"
     for lead in _unique(leads):
@@ -213,13 +212,19 @@ def table_records(lines: Sequence[Line]) -> tuple[list[Record], set[int]]:
             if not values.get("lead") and re.fullmatch(r"[IVXA-Z]{1,5}\.?", number):
                 group = f"Bảng {table}, {number} — {content}"
                 continue
-            # the content first: it is what the record's lines stand for
+            # the number cell is structure, like a heading; the content first: it is what
+            # the record's lines stand for
+            number_column = next((c for c, f in columns.items() if f == "number"), None)
+            numbers = [x.number for x in cells.get(number_column, [])] if number_column else []
+            row_lines = [x for x in row_lines if x.number not in numbers]
+            if not row_lines:
+                continue
             content_lines = [x for x in row_lines if x.text in content]
             ordered = content_lines + [x for x in row_lines if x not in content_lines]
             where = f"bảng {table}, STT {number}" if number else f"bảng {table}, hàng {row}"
             fields = {k: v for k, v in values.items() if k not in {"content", "number"} and v}
             items = [Item("plain", "", x.text, [(0, x.number)]) for x in ordered]
-            records.append(Record(content, fields, items, where, group))
+            records.append(Record(content, fields, items, where, group, numbers))
     return records, taken
 
 

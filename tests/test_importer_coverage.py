@@ -15,9 +15,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from importer import DocumentError, import_document
+from importer import DocumentError, Imported, import_document
 from importer.reading import read_lines
-from tracking.planio import check_plan_text
+from tracking.planio import CheckedPlan, check_plan_text
 
 UNITS = [
     "Sở Nội vụ",
@@ -181,3 +181,18 @@ def test_the_samples_account_for_every_sentence() -> None:
     samples = Path(__file__).parent / "import_samples"
     for path in sorted(samples.glob("*.txt")):
         check_coverage(path)
+
+
+def test_an_appendix_table_accounts_for_every_row(tmp_path: Path) -> None:
+    from tests.test_importer_layouts import appendix_docx
+
+    path = appendix_docx(tmp_path)
+    assert check_coverage(path)
+    cover = _import(path).draft.coverage
+    # the rows' cells are counted: the row without a lead is listed, the others used
+    listed = [s.text for s in cover.sentences if s.outcome == "listed"]
+    assert "Dự trữ vật tư cứu hộ" in listed
+
+
+def _import(path: Path) -> Imported[CheckedPlan]:
+    return import_document(path, check=check_plan_text)
