@@ -41,6 +41,7 @@ from importer.units import (
 
 _I = re.IGNORECASE
 MAX_TITLE = 200
+_APPENDIX = re.compile(r"\b(?:theo|tai|o)\s+(?:cac\s+)?phu luc\b", _I)
 GROUP_NOTE = (
     "giao cho một nhóm đơn vị (mã NHOM-…): tách thành nhiệm vụ của từng đơn vị, hoặc giữ "
     "nhóm và thêm đầu mối"
@@ -447,6 +448,12 @@ def duties_of(
         inline, after = inline_subject(sent, env)
         if not inline and starts_generic(sent, env):
             inline, after = generic_subject(sent, env)
+        if env.table_lines and _APPENDIX.search(fold(sent)) and all(u.group for u in inline):
+            # "Các cơ quan thực hiện nhiệm vụ theo Phụ lục": a pointer to the table, whose
+            # rows are the assignments; listed, so that the reviewer sees it was read
+            reason = "câu dẫn tới Phụ lục: các nhiệm vụ được đọc từ bảng phân công"
+            env.unparsed_sentence(item, sentence.start, sentence.end, reason)
+            continue
         if inline:
             subject = inline
         doers = subject or base

@@ -308,3 +308,10 @@ def test_the_command_matches_units_already_in_the_database(
     spec = check_plan_text(target.read_bytes(), "nhap.yaml").spec
     # "Hội Cựu chiến binh xã" is the register's unit, with its code
     assert "HCCB-XA" in {a.lead for a in spec.assignments}
+
+
+def test_a_sentence_pointing_to_the_appendix_is_no_duty(tmp_path: Path) -> None:
+    imported = import_document(appendix_docx(tmp_path), check=check_plan_text)
+    assert not any("Phụ lục" in a.title for a in imported.checked.spec.assignments)
+    tail = imported.text.split("# === Chưa hiểu được (cần xem lại) ===")[1]
+    assert "câu dẫn tới Phụ lục" in tail
