@@ -1,15 +1,18 @@
 """Drafting a plan file from a Kế hoạch as the office received it (.txt, .docx or .pdf).
 
-``import_document(path)`` reads the document, finds its header, event facts, units and every
-duty of its assignment section ("PHÂN CÔNG NHIỆM VỤ" / "TỔ CHỨC THỰC HIỆN"), and writes a plan
-file that the caller's plan check (``tracking.planio.check_plan_text``, passed in: this room
-imports ``models`` only) accepts, each assignment traced back to the
-line it came from and everything not understood listed at the end. Pure: no database.
+``import_document(path, check=…)`` reads the document, finds its header, event facts, units
+and every duty of its assignment section ("PHÂN CÔNG NHIỆM VỤ" / "TỔ CHỨC THỰC HIỆN") and of
+its assignment tables, and writes a plan file that the caller's plan check
+(``tracking.planio.check_plan_text``, passed in: this room imports ``models`` only) accepts,
+each assignment traced back to the line it came from, every sentence of the assignment
+section accounted for (in a duty, or listed as not understood). Pure: no database.
 
-The steps are separate modules, each testable on its own: ``reading`` (document -> lines),
-``header`` (issuer, number, date, title, legal bases, event facts), ``structure`` (sections
-and items), ``units`` (the gazetteer), ``duties`` (units, cooperation, duty splitting),
-``timephrases`` (event time and deadlines), ``draft`` (assembly) and ``render`` (YAML).
+The steps are separate modules, each testable on its own: ``reading`` (document -> lines,
+with the size and time limits), ``header`` (issuer, number, date, title, legal bases, event
+facts), ``structure`` (sections and items), ``units`` (the gazetteer, names by their form,
+one unit per spelling), ``duties`` (units, cooperation, duty splitting, the sentence
+ledger), ``records`` (labelled fields and tables), ``timephrases`` (event time and
+deadlines), ``draft`` (assembly) and ``render`` (YAML).
 """
 
 from __future__ import annotations
