@@ -144,7 +144,9 @@ _HEADING_PREFIX = re.compile(
     r"\s*(?:(?:Doi voi|Trach nhiem cua|Nhiem vu cua|Giao cho|Giao|De nghi)\s+)?", _I
 )
 _HEADING_REST = re.compile(
-    r"^[\s:.,;-]*(?:(?:la\s+)?(?:co quan|don vi)\s+(?:thuong truc|chu tri|dau moi)[^:]*?)?"
+    # a role in apposition: "Đồng chí Phó Chủ tịch UBND tỉnh, Trưởng Tiểu ban"
+    r"^(?:\s*,\s*(?:Pho\s+)?(?:Truong|Thanh vien|Uy vien|Thuong truc)\b[^:.;]*)?"
+    r"[\s:.,;-]*(?:(?:la\s+)?(?:co quan|don vi)\s+(?:thuong truc|chu tri|dau moi)[^:]*?)?"
     r"(?:\s*chu tri)?(?:\s*(?:thuc hien|co trach nhiem|chiu trach nhiem))?[\s:.,;-]*$",
     _I,
 )

@@ -553,7 +553,7 @@ _LEVEL_AFTER = re.compile(r"\s+(xa|huyen|phuong|thi tran|thi xa|quan|ap|khom)\b"
 
 
 _ROLE = re.compile(
-    r"(?:Dong chi\s+(?:[A-Z][A-Za-z]*\s*){1,5}?,?\s*)?"
+    r"(?:Dong chi\s+(?:[A-Z][A-Za-z]*\s*){0,5}?,?\s*)?"
     r"(?:(?:Pho|Uy vien)\s+)?(?:Giam doc|Thu truong|Chu tich|Truong ban|Truong phong|Truong|"
     r"Chanh Van phong|Chanh Thanh tra|Bi thu|Chi huy truong|Tong Bien tap|Hieu truong|"
     r"Cuc truong|Chi cuc truong|Vu truong|Lanh dao)(?:\s+(?:cac|Uy ban nhan dan|UBND))?\s+$"
@@ -804,8 +804,13 @@ def leading_units(text: str, ctx: Context, at: int = 0) -> tuple[list[UnitMatch]
         sep = _CONNECTOR.match(folded, pos)
         if sep is None or _skip_space(folded, sep.end()) not in by_start:
             break
+        if sep.group().strip() == "," and _APPOSITION.match(folded, _skip_space(folded, sep.end())):
+            break  # "Giám đốc Sở Nội vụ, Trưởng Tiểu ban …": the same person's second role
         pos = sep.end()
     return out, pos
+
+
+_APPOSITION = re.compile(r"(?:Pho\s+)?Truong\s+(?:Tieu ban|Ban|To|Doan)\b", re.IGNORECASE)
 
 
 def _skip_space(folded: str, pos: int) -> int:

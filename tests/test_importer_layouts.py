@@ -315,3 +315,15 @@ def test_a_sentence_pointing_to_the_appendix_is_no_duty(tmp_path: Path) -> None:
     assert not any("Phụ lục" in a.title for a in imported.checked.spec.assignments)
     tail = imported.text.split("# === Chưa hiểu được (cần xem lại) ===")[1]
     assert "câu dẫn tới Phụ lục" in tail
+
+
+def test_a_person_with_roles_as_a_heading() -> None:
+    path = SAMPLES / "vai-tro-lam-tieu-de.txt"
+    spec = import_document(path, check=check_plan_text).checked.spec
+    # "1. Đồng chí Giám đốc Sở Nội vụ, Trưởng Tiểu ban Nội dung:" and "2. Đồng chí Nguyễn Văn
+    # Bình, Giám đốc Sở Tài chính": the units behind the persons lead what follows
+    assert [(a.source, a.lead) for a in spec.assignments] == [
+        ("dòng 8: Mục I.1, gạch đầu dòng 1", "SNV"),
+        ("dòng 9: Mục I.1, gạch đầu dòng 2", "SNV"),
+        ("dòng 11: Mục I.2, gạch đầu dòng 1", "STC"),
+    ]
