@@ -475,6 +475,15 @@ _KINDS: tuple[_Kind, ...] = (
 
 # "các đơn vị liên quan", "các cơ quan, đơn vị có liên quan": mentioned, but no unit to track.
 _GENERIC = (
+    # "Các phòng, ban chuyên môn thuộc UBND huyện", "các hội, đoàn thể tỉnh": collectives
+    re.compile(
+        r"\bcac\s+(?:phong|ban|hoi|doan the|nganh|to chuc)"
+        r"(?:\s*,\s*(?:phong|ban|nganh|hoi|doan the|to chuc(?: chinh tri - xa hoi)?))*"
+        r"(?:\s+(?:chuyen mon|doan the|thanh vien|chuc nang))?"
+        r"(?:\s+(?:thuoc|truc thuoc)\s+(?:UBND|Uy ban nhan dan)\s+(?:tinh|huyen|xa))?"
+        r"(?:\s+(?:tinh|huyen|xa))?\b",
+        re.IGNORECASE,
+    ),
     re.compile(
         r"\b(?:cac|nhung)\s+(?:(?:co quan|don vi|so|ban|nganh|dia phuong|doan the|to chuc|"
         r"ca nhan|phong|hoi|tap the)(?:\s*,\s*|\s+va\s+|\s+))+(?:tinh\s+|huyen\s+)?"

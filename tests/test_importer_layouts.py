@@ -327,3 +327,11 @@ def test_a_person_with_roles_as_a_heading() -> None:
         ("dòng 9: Mục I.1, gạch đầu dòng 2", "SNV"),
         ("dòng 11: Mục I.2, gạch đầu dòng 1", "STC"),
     ]
+
+
+@pytest.mark.parametrize(
+    "subject", ["Các phòng, ban chuyên môn thuộc UBND huyện", "Các Hội, đoàn thể tỉnh"]
+)
+def test_collective_subjects_are_recognised(subject: str) -> None:
+    [found] = find_units(f"{subject} tuyên truyền Kế hoạch.", Context("province", "An Giang"))
+    assert found.unit is None and found.text == subject  # a collective: a group assignment
