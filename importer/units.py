@@ -626,6 +626,7 @@ _NAME_STOP = re.compile(
     r"trong |ve |cua |cho |de |nham |tiep |gui |phat |in |thong |cac |nhung |nay|do |khi |"
     r"sau |truoc |den |tu |va )"
 )
+_NEXT_WORD = re.compile(r"(\s*(?:,|-|–|&)?\s*|\s+)([A-Za-z0-9]+\.?)")
 _MAX_LOWER_RUN = 4  # "Cựu thanh niên xung phong": a capitalised word's lower-case syllables
 
 
@@ -646,7 +647,7 @@ def _name_end(folded: str, pos: int) -> int:
     capitals = 0
     in_place = False  # after a level word ("huyện", "xã"): only the place's name follows
     while True:
-        m = re.compile(r"(\s*(?:,|-|–|&)?\s*|\s+)([A-Za-z0-9]+\.?)").match(folded, end)
+        m = _NEXT_WORD.match(folded, end)
         if m is None:
             return end
         sep, word = m.group(1), m.group(2).rstrip(".")
