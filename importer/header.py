@@ -255,6 +255,7 @@ def _title(lines: Sequence[Line], kind_index: int, header: Header) -> None:
         if (
             _BASIS.match(folded)
             or _ROMAN_HEADING.match(text)
+            or re.match(r"^Phan\s+[IVX]{1,5}\s*[.:-]", folded, _I)
             or re.match(r"^[-_=*.~ ]{3,}$", text)
             or re.match(r"^\((?:Ban hanh )?kem theo\b", folded, _I)
             or (parts and re.match(r"^(?:Nham|De|Thuc hien|Theo|Ve viec)\b", folded))

@@ -74,20 +74,26 @@ def _is_roman(label: str) -> bool:
     return bool(re.fullmatch(r"X{0,3}(?:IX|IV|V?I{0,3})", label)) and bool(label)
 
 
+_PART_HEADING = re.compile(r"^(?:PHẦN|Phần)\s+(?P<label>[IVX]{1,5})\s*[.:-]\s*(?P<title>\S.*)$")
 _LETTER_HEADING = re.compile(r"^(?P<label>[A-HK-UWYĐ])\s*[.)/:-]\s*(?P<title>\S.*)$")
 
 
 def _headings(lines: Sequence[Line], body_start: int) -> list[tuple[int, str, str]]:
     """The section headings: Roman ("V. PHÂN CÔNG NHIỆM VỤ"), letters ("D. TỔ CHỨC THỰC
-    HIỆN") or Arabic numbers ("4. TỔ CHỨC THỰC HIỆN"), the last two with an upper-case title.
+    HIỆN") or Arabic numbers ("4. TỔ CHỨC THỰC HIỆN"), the last two with an upper-case title,
+    or parts ("Phần III. TỔ CHỨC THỰC HIỆN").
     The first numbering that has an assignment section wins (a plan may number its parts
     A., B. and the points inside them I., II.); else the first that has any heading."""
-    schemes: list[list[tuple[int, str, str]]] = [[], [], []]
+    schemes: list[list[tuple[int, str, str]]] = [[], [], [], []]
     for index in range(body_start, len(lines)):
         text = lines[index].text
         match = ROMAN_HEADING.match(text)
         if match and _is_roman(match.group("label")):
             schemes[0].append((index, match.group("label"), match.group("title").strip()))
+            continue
+        part = _PART_HEADING.match(text)
+        if part and _is_roman(part.group("label")):
+            schemes[3].append((index, part.group("label"), part.group("title").strip()))
             continue
         for scheme, pattern in ((1, _LETTER_HEADING), (2, _ARABIC_HEADING)):
             match = pattern.match(text)

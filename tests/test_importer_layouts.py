@@ -335,3 +335,28 @@ def test_a_person_with_roles_as_a_heading() -> None:
 def test_collective_subjects_are_recognised(subject: str) -> None:
     [found] = find_units(f"{subject} tuyên truyền Kế hoạch.", Context("province", "An Giang"))
     assert found.unit is None and found.text == subject  # a collective: a group assignment
+
+
+def test_sections_as_parts(tmp_path: Path) -> None:
+    path = tmp_path / "phan.txt"
+    path.write_text(
+        "\n".join(
+            [
+                "ỦY BAN NHÂN DÂN",
+                "TỈNH AN GIANG",
+                "KẾ HOẠCH",
+                "Tổ chức Hội thi tin học",
+                "Phần I. MỤC ĐÍCH, YÊU CẦU",
+                "Nâng cao kỹ năng số.",
+                "Phần II. TỔ CHỨC THỰC HIỆN",
+                "1. Sở Nội vụ xây dựng thể lệ Hội thi.",
+                "2. Sở Tài chính bố trí kinh phí.",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    spec = import_document(path, check=check_plan_text).checked.spec
+    assert [(a.source, a.lead) for a in spec.assignments] == [
+        ("dòng 8: Mục II.1", "SNV"),
+        ("dòng 9: Mục II.2", "STC"),
+    ]
