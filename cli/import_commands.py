@@ -20,7 +20,8 @@ from cli.common import err, fail, out, print_contact_changes
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from tracking.importer import Imported
+    from importer import Imported
+    from tracking.planio import CheckedPlan
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -29,7 +30,9 @@ def plan_import(
     document: Annotated[
         Path,
         typer.Argument(
-            metavar="DOC", help="Văn bản Kế hoạch (.docx hoặc .txt).", show_default=False
+            metavar="DOC",
+            help="Văn bản Kế hoạch (.docx, .pdf có lớp chữ hoặc .txt).",
+            show_default=False,
         ),
     ],
     output: Annotated[
@@ -62,14 +65,21 @@ def plan_import(
     ] = None,
 ) -> None:
     """Soạn bản nháp tệp kế hoạch (YAML) từ văn bản Kế hoạch; mỗi nhiệm vụ ghi rõ dòng nguồn."""
-    from tracking.importer import DocumentError, import_document
+    from importer import DocumentError, import_document
+    from tracking.planio import check_plan_text
 
     if code is not None and not _CODE.match(code):
         fail(f"Mã kế hoạch “{code}” không hợp lệ (chữ, số, “_”, “.”, “-”; tối đa 64 ký tự).")
     to_stdout = output is not None and str(output) == "-"
     target = output if output is not None and not to_stdout else document.with_suffix(".yaml")
     try:
-        imported = import_document(document, code=code, name=str(target))
+        imported = import_document(
+            document,
+            check=check_plan_text,
+            code=code,
+            name=str(target),
+            register=_existing_units(),
+        )
     except DocumentError as exc:
         fail(str(exc))
     if not to_stdout and target.exists() and not force:
@@ -96,13 +106,16 @@ def plan_import(
     _load(imported, by, console)
 
 
-def summary(imported: Imported) -> Table:
+def summary(imported: Imported[CheckedPlan]) -> Table:
     """Units, the assignments each leads and cooperates on, and what was not understood."""
     draft = imported.draft
     spec = imported.checked.spec
+    cover = draft.coverage
     title = (
         f"{spec.plan.code}: {len(spec.units)} đơn vị, {len(spec.assignments)} nhiệm vụ, "
-        f"{len(draft.unparsed)} chỗ chưa hiểu được"
+        f"{len(draft.unparsed)} chỗ chưa hiểu được\n"
+        f"Phần phân công: {cover.total} câu — {cover.used} đã đưa vào nhiệm vụ, "
+        f"{cover.listed} chưa hiểu được"
     )
     table = Table(title=title, header_style="bold", title_justify="left")
     table.add_column("Mã")
@@ -124,6 +137,34 @@ def summary(imported: Imported) -> Table:
     return table
 
 
+def _existing_units() -> list[tuple[str, str]]:
+    """The units already in the database (code, name), for the importer to match the
+    document's spellings against; none when there is no database yet: drafting needs none,
+    and must not create one."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import select
+
+    from models.tables import Department
+    from tracking import db
+    from tracking.settings import get_settings
+
+    url = make_url(get_settings().resolved_database_url)
+    if url.get_backend_name() == "sqlite" and not (
+        url.database and url.database != ":memory:" and Path(url.database).exists()
+    ):
+        return []
+    try:
+        engine = db.default_engine()
+        if not inspect(engine).has_table("department"):
+            return []
+        with db.session_scope(engine) as session:
+            return [(d.code, d.name) for d in session.exec(select(Department)).all()]
+    except SQLAlchemyError:
+        return []  # an unreachable database: the draft is still made, without matching
+
+
 def _require_database() -> None:
     from sqlalchemy import inspect
 
@@ -133,7 +174,7 @@ def _require_database() -> None:
         fail("Cơ sở dữ liệu chưa được khởi tạo: hãy chạy `giaoviec init`.")
 
 
-def _load(imported: Imported, by: str | None, console: Console) -> None:
+def _load(imported: Imported[CheckedPlan], by: str | None, console: Console) -> None:
     from tracking import db, store
 
     try:

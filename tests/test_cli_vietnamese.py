@@ -224,7 +224,7 @@ def test_piped_output_is_never_cut_at_a_column(
         assert len(set(outputs)) == 1, (name, outputs)  # the same, whatever COLUMNS says
     _, error = seen["error"][0]
     assert error.count("\n") == 1, error  # one line: the message, path and all
-    assert f"Lỗi: {deep}: định dạng “.pdf” chưa được hỗ trợ; chỉ nhận tệp .txt hoặc .docx." in error
+    assert f"Lỗi: {deep}: không đọc được tệp PDF (tệp hỏng?)." in error
     status, _ = seen["status"][0]
     listed, _ = run_piped(["status", "--json"], env, None)
     title = next(row["title"] for row in json.loads(listed) if row["code"] == "SNV-01")

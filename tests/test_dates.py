@@ -411,8 +411,9 @@ def test_a_stored_override_beyond_the_calendar_is_ignored(session: Session) -> N
 
 
 def test_the_importer_keeps_dates_beyond_the_calendar_out_of_its_draft(tmp_path: Path) -> None:
+    from importer import import_document
     from tests.conftest import REPO
-    from tracking.importer import import_document
+    from tracking.planio import check_plan_text
 
     source = (REPO / "tests" / "import_samples" / "hoi-thi-doan-van.txt").read_text("utf-8")
     typed = source.replace("trước ngày 15/4/2024", "trước ngày 15/4/2204").replace(
@@ -421,7 +422,7 @@ def test_the_importer_keeps_dates_beyond_the_calendar_out_of_its_draft(tmp_path:
     assert typed != source
     path = tmp_path / "ke-hoach.txt"
     path.write_text(typed, encoding="utf-8")
-    imported = import_document(path)  # checked as `plan load` checks it: no exception
+    imported = import_document(path, check=check_plan_text)  # as `plan load` checks it
     assert imported.checked.spec.plan.event.date is None
     assert "ngày không hợp lệ hoặc thiếu năm: “trước ngày 15/4/2204”" in imported.text
     assert all(

@@ -36,6 +36,8 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from cli.main import app as cli_app
+from importer import DocumentError, Imported
+from importer import import_document as _import_document
 from models.enums import AssignmentState
 from models.tables import Activity, Assignment, Contact, Department, OutboxMessage, Plan
 from models.web_tables import UserRole
@@ -53,11 +55,18 @@ from tests.browser import (
 )
 from tests.conftest import BUILTIN_PLAN, REPO
 from tracking import accounts, db, evidence, reminders, store
-from tracking.importer import DocumentError, import_document
 from tracking.planio import CheckedPlan, PlanFileError, check_plan_text
 from tracking.settings import get_settings
 from tracking.status import Action
 from web.app import create_app
+
+ImportedPlan = Imported[CheckedPlan]
+
+
+def import_document(path: Path, **options: Any) -> ImportedPlan:
+    """The importer with the plan check `giaoviec plan import` gives it."""
+    return _import_document(path, check=check_plan_text, **options)
+
 
 NAME = "ke-hoach-fuzz.yaml"
 SAMPLES = sorted((REPO / "tests" / "import_samples").glob("*.txt"))

@@ -23,6 +23,9 @@ class Line:
 
     number: int
     text: str
+    # a paragraph inside a Word table: (table, row, column), each counted from 0 in reading
+    # order; the rows of an assignment table are read as rows, not as paragraphs
+    cell: tuple[int, int, int] | None = None
 
 
 def clean(text: str) -> str:
@@ -56,8 +59,11 @@ def code_slug(text: str) -> str:
 
 
 def initials(text: str) -> str:
-    """Capital initials of the words: "An Giang" -> "AG"."""
-    return "".join(w[0] for w in re.findall(r"[A-Za-z0-9]+", fold(text))).upper()
+    """Capital initials of the words, as offices abbreviate, without the conjunction "và":
+    "An Giang" -> "AG", "Bộ Lao động - Thương binh và Xã hội" -> "BLDTBXH" (codes are ASCII:
+    Đ is written D)."""
+    words = re.findall(r"[A-Za-z0-9]+", fold(text))
+    return "".join(w[0] for w in words if w.lower() != "va").upper()
 
 
 def capitalize_first(text: str) -> str:

@@ -8,8 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from models.dates import check_date
-from tracking.importer.text import (
+from importer.text import (
     Line,
     capitalize_first,
     clean,
@@ -18,8 +17,9 @@ from tracking.importer.text import (
     sentence_case_body,
     strip_end,
 )
-from tracking.importer.timephrases import EventTime, parse_event_time
-from tracking.importer.units import Context, find_units
+from importer.timephrases import EventTime, parse_event_time
+from importer.units import Context, find_units
+from models.dates import check_date
 
 _I = re.IGNORECASE
 KINDS = {
@@ -93,11 +93,19 @@ class EventFacts:
 
 def parse_header(lines: Sequence[Line]) -> Header:
     header = Header()
-    kind_index = _find_kind_line(lines)
+    # A plan issued with a decision: the header is the decision's ("QUYẾT ĐỊNH / Về việc ban
+    # hành Kế hoạch …"), the plan's own title follows its "KẾ HOẠCH" line further down.
+    decision = _find_decision_line(lines)
+    kind_index = _find_kind_line(lines, 0 if decision is None else decision + 1)
     first_section = next(
         (i for i, line in enumerate(lines) if _ROMAN_HEADING.match(line.text)), len(lines)
     )
-    top = lines[:kind_index] if kind_index is not None else lines[: min(12, first_section)]
+    if decision is not None:
+        top = lines[:decision]
+    elif kind_index is not None:
+        top = lines[:kind_index]
+    else:
+        top = lines[: min(12, first_section)]
     segments: list[tuple[int, str]] = []
     for line in top:
         _header_line(line, header, segments)
@@ -111,10 +119,28 @@ def parse_header(lines: Sequence[Line]) -> Header:
     return header
 
 
-def _find_kind_line(lines: Sequence[Line]) -> int | None:
-    for index, line in enumerate(lines[:60]):
+def _find_kind_line(lines: Sequence[Line], start: int = 0) -> int | None:
+    # the first 60 lines hold a plan's own header; after a decision, the plan may come pages
+    # later
+    end = 60 if start == 0 else len(lines)
+    for index in range(start, min(end, len(lines))):
+        line = lines[index]
         match = _KIND_LINE.match(fold(line.text))
         if match and is_upper(line.text[: match.end(1)]):
+            return index
+    return None
+
+
+_DECISION_LINE = re.compile(r"^QUYET DINH\s*$")
+
+
+def _find_decision_line(lines: Sequence[Line]) -> int | None:
+    """The "QUYẾT ĐỊNH" title line of a decision that issues the plan, when it comes before
+    the plan's "KẾ HOẠCH" line."""
+    for index, line in enumerate(lines[:60]):
+        if _KIND_LINE.match(fold(line.text)) and is_upper(line.text):
+            return None
+        if _DECISION_LINE.match(fold(line.text)) and is_upper(line.text):
             return index
     return None
 
@@ -230,7 +256,9 @@ def _title(lines: Sequence[Line], kind_index: int, header: Header) -> None:
         if (
             _BASIS.match(folded)
             or _ROMAN_HEADING.match(text)
+            or re.match(r"^Phan\s+[IVX]{1,5}\s*[.:-]", folded, _I)
             or re.match(r"^[-_=*.~ ]{3,}$", text)
+            or re.match(r"^\((?:Ban hanh )?kem theo\b", folded, _I)
             or (parts and re.match(r"^(?:Nham|De|Thuc hien|Theo|Ve viec)\b", folded))
             or len(text) > 300
         ):
@@ -314,6 +342,8 @@ def parse_event(lines: Sequence[Line], header: Header, end: int) -> EventFacts:
             if count:
                 facts.delegates = int(count.group("n"))
                 facts.delegates_line = line.number
+    if facts.time is None or (facts.time.date is None and facts.time.window is None):
+        _event_date_anywhere(lines[header.body_start :], year, facts)
     if facts.delegates is None:
         for line in lines[header.body_start : end]:
             count = re.search(r"\bkhoang\s+(?P<n>\d{1,5})\s+dai bieu\b", fold(line.text), _I)
@@ -322,3 +352,24 @@ def parse_event(lines: Sequence[Line], header: Header, end: int) -> EventFacts:
                 facts.delegates_line = line.number
                 break
     return facts
+
+
+# "… dự kiến tổ chức vào ngày 15/11/2025", "Hội nghị được tổ chức vào ngày …": the event's
+# date said in any section, when no "Thời gian:" line gave one.
+_EVENT_DATE = re.compile(
+    r"\bdu kien\s+(?:se\s+)?(?:(?:to chuc|dien ra|khai mac)\s+)?(?:vao\s+)?"
+    r"(?=ngay|trong|tu ngay|thang|quy)|\b(?:to chuc|dien ra|khai mac)\s+vao\s+(?=ngay)",
+    _I,
+)
+
+
+def _event_date_anywhere(lines: Sequence[Line], year: int | None, facts: EventFacts) -> None:
+    for line in lines:
+        match = _EVENT_DATE.search(fold(line.text))
+        if match is None:
+            continue
+        found = parse_event_time(line.text[match.start() :], year)
+        if found.date is not None or found.window is not None:
+            facts.time = found
+            facts.time_line = line.number
+            return

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Sequence
 
-from tracking.importer.text import Line, fold, is_upper
+from importer.text import Line, fold, is_upper
 
 _I = re.IGNORECASE
 ROMAN_HEADING = re.compile(r"^(?P<label>[IVX]{1,5})\s*[.)/:-]\s*(?P<title>\S.*)$")
@@ -74,18 +74,40 @@ def _is_roman(label: str) -> bool:
     return bool(re.fullmatch(r"X{0,3}(?:IX|IV|V?I{0,3})", label)) and bool(label)
 
 
+_PART_HEADING = re.compile(r"^(?:PHẦN|Phần)\s+(?P<label>[IVX]{1,5})\s*[.:-]\s*(?P<title>\S.*)$")
+_LETTER_HEADING = re.compile(r"^(?P<label>[A-HK-UWYĐ])\s*[.)/:-]\s*(?P<title>\S.*)$")
+
+
+def _headings(lines: Sequence[Line], body_start: int) -> list[tuple[int, str, str]]:
+    """The section headings: Roman ("V. PHÂN CÔNG NHIỆM VỤ"), letters ("D. TỔ CHỨC THỰC
+    HIỆN") or Arabic numbers ("4. TỔ CHỨC THỰC HIỆN"), the last two with an upper-case title,
+    or parts ("Phần III. TỔ CHỨC THỰC HIỆN").
+    The first numbering that has an assignment section wins (a plan may number its parts
+    A., B. and the points inside them I., II.); else the first that has any heading."""
+    schemes: list[list[tuple[int, str, str]]] = [[], [], [], []]
+    for index in range(body_start, len(lines)):
+        text = lines[index].text
+        match = ROMAN_HEADING.match(text)
+        if match and _is_roman(match.group("label")):
+            schemes[0].append((index, match.group("label"), match.group("title").strip()))
+            continue
+        part = _PART_HEADING.match(text)
+        if part and _is_roman(part.group("label")):
+            schemes[3].append((index, part.group("label"), part.group("title").strip()))
+            continue
+        for scheme, pattern in ((1, _LETTER_HEADING), (2, _ARABIC_HEADING)):
+            match = pattern.match(text)
+            if match and is_upper(match.group("title")):
+                schemes[scheme].append((index, match.group("label"), match.group("title").strip()))
+    for heads in schemes:
+        if any(ASSIGNMENT_TITLES.search(fold(title)) for _i, _l, title in heads):
+            return heads
+    return next((heads for heads in schemes if heads), [])
+
+
 def find_sections(lines: Sequence[Line], body_start: int) -> tuple[list[Section], int]:
     """The sections after ``body_start``, and the index where the closing part begins."""
-    heads: list[tuple[int, str, str]] = []
-    for index in range(body_start, len(lines)):
-        match = ROMAN_HEADING.match(lines[index].text)
-        if match and _is_roman(match.group("label")):
-            heads.append((index, match.group("label"), match.group("title").strip()))
-    if not heads:
-        for index in range(body_start, len(lines)):
-            match = _ARABIC_HEADING.match(lines[index].text)
-            if match and is_upper(match.group("title")):
-                heads.append((index, match.group("label"), match.group("title").strip()))
+    heads = _headings(lines, body_start)
     closing = len(lines)
     last_assignment = next(
         (i for i, _l, t in reversed(heads) if ASSIGNMENT_TITLES.search(fold(t))), None
@@ -157,7 +179,12 @@ def build_items(
             prev = items[-1]
             ends_sentence = bool(re.search(r"[.;:!?]\)?$", prev.text))
             lower_start = rest[:1].islower() or rest[:1] == "("
-            wrapped = hard_wrapped and not ends_sentence and previous_length >= 50
+            # a line break inside one Word paragraph (same number) never starts an item of
+            # its own unless it has a marker: "… Ủy ban nhân dân huyện\nDân huyện phê duyệt"
+            same_paragraph = line.number == prev.last and not ends_sentence
+            wrapped = (
+                hard_wrapped and not ends_sentence and previous_length >= 50
+            ) or same_paragraph
             if wrapped and not lower_start:
                 wrapped = not is_heading(Item(kind, label, rest, [(0, line.number)]))
             if lower_start or wrapped:

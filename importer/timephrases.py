@@ -1,6 +1,6 @@
 """Time phrases: when the event takes place, and by when a duty is due.
 
-All matching runs on folded text (see :func:`tracking.importer.text.fold`); spans cut the
+All matching runs on folded text (see :func:`importer.text.fold`); spans cut the
 original. Rules (documented in docs/import.md):
 
 - event time: "ngày 15/3/2024" is a date; "từ ngày 10/3 đến ngày 15/3/2024", "Trong quý I năm
@@ -23,8 +23,8 @@ import dataclasses
 import datetime as dt
 import re
 
+from importer.text import fold, strip_end
 from models.dates import check_date, in_calendar_range
-from tracking.importer.text import fold, strip_end
 
 _I = re.IGNORECASE
 _DATE_WORDS = r"(?P<d2>\d{1,2})\s+thang\s+(?P<m2>\d{1,2})(?:\s*,?\s*nam\s+(?P<y2>\d{4}))?"
@@ -87,9 +87,12 @@ _DAYS_ANY = re.compile(
 )
 _RECURRING = re.compile(
     r"\b(?:dinh ky\s+)?(?:hang|moi)\s+(?:ngay|tuan|thang|quy|nam|6 thang)\b|\bdinh ky\b|"
-    r"\bthuong xuyen\b",
+    r"\bthuong xuyen\b|\b(?:cac|nhung) nam (?:tiep theo|sau)\b|\btro di\b",
     _I,
 )
+# "trong năm 2014 và các năm tiếp theo", "từ năm 2024 trở đi": the period starts a standing
+# duty, its end is no deadline.
+_ONGOING = re.compile(r"\s*,?\s*(?:va\s+(?:cac|nhung)\s+nam\s+(?:tiep theo|sau)|tro di)\b", _I)
 _BEFORE_AFTER = re.compile(r"\b(?:ngay\s+)?(?:truoc|sau)\s+khi\s+[^,;.()]+", _I)
 
 
@@ -171,6 +174,8 @@ def scan_deadline(text: str, year: int | None) -> DeadlineScan:
             continue
         phrase = text[match.start() : match.end()]
         taken.append(match.span())
+        if _ONGOING.match(folded, match.end()):
+            continue  # recurring: said by the hint below
         groups = match.groupdict()
         try:
             if groups.get("q"):

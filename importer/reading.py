@@ -9,35 +9,84 @@ as it prints.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from models.numbering import roman
-from tracking.importer.text import Line, clean
+from lxml import etree
 
-SUPPORTED = (".txt", ".docx")
+from importer.text import Line, clean
+from models.numbering import roman
+
+SUPPORTED = (".txt", ".docx", ".pdf")
+MAX_PDF_PAGES = 300
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 # A .docx is a zip: 20 MB of it can unpack to gigabytes ("zip bomb"); a real plan's parts
 # unpack to a few megabytes.
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+# What a plan can hold. A few kilobytes of zip can hold hundreds of thousands of tiny XML
+# elements (<w:p/> compresses to almost nothing): the unpacked size alone does not bound the
+# work, so the paragraphs (lines), the XML elements and the characters are bounded too, and
+# counted while the part is read, before it is built in memory. A national plan with its
+# appendix tables has a few thousand paragraphs and a few hundred thousand characters.
+MAX_LINES = 10_000
+MAX_XML_ELEMENTS = 400_000
+MAX_CHARACTERS = 2_000_000
+# Reading and drafting together; a real plan takes about a second.
+MAX_SECONDS = 60.0
+
+
+class Budget:
+    """The time a document may take to read and draft; ``check`` raises once it is spent."""
+
+    def __init__(self, path: Path, seconds: float = MAX_SECONDS) -> None:
+        self.path = path
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise DocumentError(
+                f"{self.path}: văn bản quá lớn hoặc quá phức tạp, không xử lý xong trong "
+                f"{self.seconds:.0f} giây; hãy tách phần phân công nhiệm vụ ra một tệp riêng."
+            )
 
 
 class DocumentError(ValueError):
     """A document that cannot be turned into a draft plan; the message is for the user."""
 
 
-def read_lines(path: Path) -> list[Line]:
+def read_lines(path: Path, budget: Budget | None = None) -> list[Line]:
     """The document's lines; raises :class:`DocumentError` with a Vietnamese message."""
+    lines = _read_lines(path, budget or Budget(path))
+    if len(lines) > MAX_LINES:
+        raise _too_big(path, f"{len(lines)} dòng")
+    characters = sum(len(line.text) for line in lines)
+    if characters > MAX_CHARACTERS:
+        raise _too_big(path, f"{characters} ký tự")
+    return lines
+
+
+def _too_big(path: Path, what: str) -> DocumentError:
+    return DocumentError(
+        f"{path}: văn bản quá lớn ({what}; tối đa {MAX_LINES} dòng/đoạn và "
+        f"{MAX_CHARACTERS} ký tự) — không phải một kế hoạch; hãy tách phần phân công nhiệm vụ "
+        "ra một tệp riêng."
+    )
+
+
+def _read_lines(path: Path, budget: Budget) -> list[Line]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         hint = " (hãy lưu lại dưới dạng .docx)" if suffix == ".doc" else ""
         raise DocumentError(
             f"{path}: định dạng “{suffix or 'không có phần mở rộng'}” chưa được hỗ trợ{hint}; "
-            "chỉ nhận tệp .txt hoặc .docx."
+            "chỉ nhận tệp .txt, .docx hoặc .pdf (có lớp chữ)."
         )
     try:
         size = path.stat().st_size
@@ -47,8 +96,52 @@ def read_lines(path: Path) -> list[Line]:
     except OSError as exc:
         raise DocumentError(f"{path}: không đọc được tệp ({exc.strerror}).") from exc
     if suffix == ".txt":
-        return text_lines(_decode(raw, path))
-    return docx_lines(path)
+        text = _decode(raw, path)
+        if len(text) > MAX_CHARACTERS:
+            raise _too_big(path, f"{len(text)} ký tự")
+        return text_lines(text)
+    if suffix == ".pdf":
+        return pdf_lines(path, budget)
+    return docx_lines(path, budget)
+
+
+# --- .pdf ----------------------------------------------------------------------------------
+
+
+def pdf_lines(path: Path, budget: Budget | None = None) -> list[Line]:
+    """The lines of a PDF's text layer, numbered through the pages as a .txt would be (the
+    portals publish plans as PDFs printed from Word). A scanned PDF has no text layer: it is
+    refused with a message that says so."""
+    import pypdf
+    from pypdf.errors import PyPdfError
+
+    # pypdf writes the damage it works around ("EOF marker not found", …) as English log lines
+    # that would reach the officer's terminal; what matters is said in Vietnamese below.
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL + 1)
+    budget = budget or Budget(path)
+    try:
+        reader = pypdf.PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError(f"{path}: tệp PDF có mật khẩu; hãy gửi bản không khóa.")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise _too_big(path, f"{len(reader.pages)} trang")
+        texts: list[str] = []
+        for page in reader.pages:
+            budget.check()
+            texts.append(page.extract_text() or "")
+    except DocumentError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise DocumentError(f"{path}: không đọc được tệp PDF (tệp hỏng?).") from exc
+    text = "\n".join(texts)
+    if not text.strip():
+        raise DocumentError(
+            f"{path}: tệp PDF không có lớp chữ (có lẽ là bản scan/ảnh chụp), không đọc được "
+            "nội dung; hãy dùng bản .docx gốc, hoặc nhận dạng chữ (OCR) rồi lưu thành .docx."
+        )
+    if len(text) > MAX_CHARACTERS:
+        raise _too_big(path, f"{len(text)} ký tự")
+    return text_lines(text)
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -78,7 +171,7 @@ def text_lines(text: str) -> list[Line]:
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-def docx_lines(path: Path) -> list[Line]:
+def docx_lines(path: Path, budget: Budget | None = None) -> list[Line]:
     """Paragraphs of a .docx in reading order; a paragraph with line breaks gives several
     lines with the same number."""
     import docx
@@ -95,6 +188,7 @@ def docx_lines(path: Path) -> list[Line]:
             f"{path}: tệp .docx giải nén ra quá lớn ({unpacked / 1e6:.0f} MB; "
             f"tối đa {MAX_UNPACKED_BYTES / 1e6:.0f} MB)."
         )
+    _count_elements(path, budget or Budget(path), unreadable)
     try:
         document = docx.Document(str(path))
     except (
@@ -109,7 +203,8 @@ def docx_lines(path: Path) -> list[Line]:
         raise DocumentError(unreadable) from exc
     numbering = _Numbering(document)
     lines: list[Line] = []
-    for number, paragraph in enumerate(_paragraphs(document.element.body), start=1):
+    tables = iter(range(1_000_000))
+    for number, (paragraph, cell) in enumerate(_paragraphs(document.element.body, tables), start=1):
         marker = numbering.marker(paragraph, document)
         text = _paragraph_text(paragraph)
         parts = text.split("\n") or [""]
@@ -117,22 +212,59 @@ def docx_lines(path: Path) -> list[Line]:
             content = clean(part)
             if index == 0 and marker and content:
                 content = f"{marker} {content}"
-            lines.append(Line(number, content))
+            lines.append(Line(number, content, cell))
     return lines
 
 
-def _paragraphs(element: Any) -> Iterator[Any]:
-    """w:p elements in reading order, through tables (each cell once) and content controls."""
+def _count_elements(path: Path, budget: Budget, unreadable: str) -> None:
+    """Stream the body part once, counting its elements and paragraphs and freeing each as
+    it ends, so that a document too big to build is refused before python-docx builds it."""
+    elements = paragraphs = 0
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("word/document.xml") as part:
+            for _event, element in etree.iterparse(
+                part, events=("end",), resolve_entities=False, no_network=True
+            ):
+                elements += 1
+                if element.tag == f"{_W}p":
+                    paragraphs += 1
+                element.clear(keep_tail=True)
+                if elements > MAX_XML_ELEMENTS or paragraphs > MAX_LINES:
+                    raise DocumentError(
+                        f"{path}: văn bản quá lớn (hơn {MAX_XML_ELEMENTS} phần tử hoặc "
+                        f"{MAX_LINES} đoạn) — không phải một kế hoạch; hãy tách phần phân công "
+                        "nhiệm vụ ra một tệp riêng."
+                    )
+                if elements % 10_000 == 0:
+                    budget.check()
+    except KeyError:
+        return  # no body part: python-docx says the file is not a Word document
+    except (zipfile.BadZipFile, OSError, ValueError, zlib.error, EOFError, SyntaxError) as exc:
+        if isinstance(exc, DocumentError):
+            raise
+        raise DocumentError(unreadable) from exc
+
+
+Cell = tuple[int, int, int] | None
+
+
+def _paragraphs(
+    element: Any, tables: Iterator[int], cell: Cell = None
+) -> Iterator[tuple[Any, Cell]]:
+    """w:p elements in reading order, through tables (each cell once) and content controls,
+    each with its cell (table, row, column) when it stands in a table. A table inside a
+    cell is read as the outer cell's paragraphs."""
     for child in element.iterchildren():
         tag = child.tag
         if tag == f"{_W}p":
-            yield child
+            yield child, cell
         elif tag == f"{_W}tbl":
-            for row in child.iterchildren(f"{_W}tr"):
-                for cell in row.iterchildren(f"{_W}tc"):
-                    yield from _paragraphs(cell)
+            table = next(tables)
+            for r, row in enumerate(child.iterchildren(f"{_W}tr")):
+                for c, tc in enumerate(row.iterchildren(f"{_W}tc")):
+                    yield from _paragraphs(tc, tables, cell or (table, r, c))
         elif tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml", f"{_W}smartTag"):
-            yield from _paragraphs(child)
+            yield from _paragraphs(child, tables, cell)
 
 
 def _paragraph_text(p: Any) -> str:

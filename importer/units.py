@@ -9,16 +9,17 @@ the code and the name ("Phòng Nội vụ huyện Châu Thành" is ``PNV-CHAUTHA
 plan, "Phòng Nội vụ các huyện, thị xã, thành phố" is the group ``PNV-CAP-HUYEN``. Provincial
 units carry no province: a database serves one province.
 
-Matching runs on folded text (no diacritics, see :func:`tracking.importer.text.fold`).
+Matching runs on folded text (no diacritics, see :func:`importer.text.fold`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import Literal
 
-from tracking.importer.text import code_slug, fold, initials
+from importer.text import code_slug, fold, initials
 
 Level = Literal["province", "district"]
 
@@ -30,16 +31,97 @@ class Unit:
     prefix: str  # the prefix of its assignment codes: VP-01, SNV-01, VH-01
     short_name: str | None = None
     known: bool = True  # False: not in the gazetteer, code made from the name's initials
+    # True: a collective subject ("các sở, ban, ngành có liên quan") standing for a group of
+    # units; the engine has no group duties yet, so the draft carries it as one unit marked
+    # for review, and the reviewer splits it per unit or names the units
+    group: bool = False
+
+
+class Register:
+    """The units found by the form of their name (not in the gazetteer), one per unit
+    however it is spelt: abbreviations ("UBND" / "Ủy ban nhân dân"), old and new tone
+    placement ("Uỷ" / "Ủy"), with or without the place ("Hội Nông dân" / "Hội Nông dân
+    tỉnh"). Seeded with the units already in the database when the caller passes them;
+    ``merges`` says which spellings became one unit."""
+
+    def __init__(self, existing: Sequence[tuple[str, str]] = ()) -> None:
+        self.units: dict[str, Unit] = {}  # normalised name -> unit
+        self.merges: list[tuple[str, str]] = []  # (spelling, the unit's name)
+        self.seed(existing)
+
+    def seed(self, existing: Sequence[tuple[str, str]]) -> None:
+        """Units already in the register (code, name): a spelling of one of them is it."""
+        for code, name in existing:
+            self.units[_normal_name(name)] = Unit(code, name, code, None, known=True)
+
+    def unit_for(self, name: str) -> Unit:
+        key = _normal_name(name)
+        if key in self.units:
+            unit = self.units[key]
+            merge = (name, unit.name)
+            if fold(unit.name).lower() != fold(name).lower() and merge not in self.merges:
+                self.merges.append(merge)
+            return unit
+        match = _closest(key, list(self.units))
+        if match is not None:
+            unit = self.units[match]
+            self.units[key] = unit
+            if fold(unit.name).lower() != fold(name).lower():
+                self.merges.append((name, unit.name))
+            return unit
+        taken = {u.code for u in self.units.values()}
+        unit = unknown_unit(name, taken)
+        self.units[key] = unit
+        return unit
+
+
+# How names are compared: no diacritics (so "Uỷ"/"Ủy" are one), lower case, abbreviations
+# spelt out, the level word of the issuing body ("tỉnh") dropped.
+_SPELT_OUT = (
+    (re.compile(r"\bubnd\b"), "uy ban nhan dan"),
+    (re.compile(r"\bubmttq(?:vn)?\b"), "uy ban mat tran to quoc"),
+    (re.compile(r"\bmttq(?:vn)?\b"), "mat tran to quoc"),
+    (re.compile(r"\bmat tran to quoc viet nam\b"), "mat tran to quoc"),
+    (re.compile(r"\btp\.?\s"), "thanh pho "),
+)
+
+
+def _normal_name(name: str) -> str:
+    text = " ".join(re.findall(r"[a-z0-9]+", fold(name).lower()))
+    for pattern, full in _SPELT_OUT:
+        text = pattern.sub(full, text + " ").strip()
+    # a database serves one province: "… tỉnh An Giang", "… tỉnh" and "…" are one unit
+    return re.sub(r"\s+tinh(?:\s+[a-z]+){0,3}$", "", text)
+
+
+def _closest(key: str, names: Sequence[str]) -> str | None:
+    """The known name ``key`` is a spelling of: rapidfuzz's token-set ratio, strict enough
+    that "Sở Y tế" and "Sở Tư pháp" stay apart while word order and a missing place do not
+    matter."""
+    from rapidfuzz import fuzz, process
+
+    if not names:
+        return None
+    found = process.extractOne(key, names, scorer=fuzz.token_sort_ratio, score_cutoff=92)
+    if found is None:
+        found = process.extractOne(key, names, scorer=fuzz.token_set_ratio, score_cutoff=100)
+        # token-set 100 also means one name's words are a subset of the other's: only a
+        # place or level word may be missing, never the words that tell units apart
+        if found is not None and abs(len(found[0].split()) - len(key.split())) > 2:
+            return None
+    return str(found[0]) if found is not None else None
 
 
 @dataclasses.dataclass(frozen=True)
 class Context:
-    """What the header says about the issuer: the province, and the district if any."""
+    """What the header says about the issuer: the province, and the district if any; and
+    the register of the units the gazetteer does not know, shared by the whole document."""
 
     level: Level = "province"
     province: str | None = None
     district: str | None = None
     district_word: str = "huyện"
+    register: Register = dataclasses.field(default_factory=Register, compare=False, repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -393,6 +475,15 @@ _KINDS: tuple[_Kind, ...] = (
 
 # "các đơn vị liên quan", "các cơ quan, đơn vị có liên quan": mentioned, but no unit to track.
 _GENERIC = (
+    # "Các phòng, ban chuyên môn thuộc UBND huyện", "các hội, đoàn thể tỉnh": collectives
+    re.compile(
+        r"\bcac\s+(?:phong|ban|hoi|doan the|nganh|to chuc)"
+        r"(?:\s*,\s*(?:phong|ban|nganh|hoi|doan the|to chuc(?: chinh tri - xa hoi)?))*"
+        r"(?:\s+(?:chuyen mon|doan the|thanh vien|chuc nang))?"
+        r"(?:\s+(?:thuoc|truc thuoc)\s+(?:UBND|Uy ban nhan dan)\s+(?:tinh|huyen|xa))?"
+        r"(?:\s+(?:tinh|huyen|xa))?\b",
+        re.IGNORECASE,
+    ),
     re.compile(
         r"\b(?:cac|nhung)\s+(?:(?:co quan|don vi|so|ban|nganh|dia phuong|doan the|to chuc|"
         r"ca nhan|phong|hoi|tap the)(?:\s*,\s*|\s+va\s+|\s+))+(?:tinh\s+|huyen\s+)?"
@@ -444,7 +535,147 @@ def find_units(text: str, ctx: Context) -> list[UnitMatch]:
     for m in sorted(found, key=lambda m: (-(m.end - m.start), m.start)):
         if all(m.end <= c.start or m.start >= c.end for c in chosen):
             chosen.append(m)
+    # A person or a role as the assignee ("Giám đốc Sở Tài chính", "Đồng chí Nguyễn Văn A,
+    # Phó Giám đốc Sở Nội vụ", "Thủ trưởng các sở, ban, ngành"): the unit behind the role.
+    chosen = [_with_role(m, text, folded) for m in chosen]
+    # A gazetteer unit followed by a lower level ("Hội Cựu chiến binh xã", "Ủy ban MTTQ
+    # huyện") is that level's body, not the one the gazetteer knows: its form decides.
+    chosen = [m for m in chosen if not _lower_level_follows(m, folded)]
+    # the gazetteer first; a name it does not know is recognised by its form
+    for start, end in _by_form(text, folded):
+        name = text[start:end]
+        # "Ủy ban nhân dân tỉnh" bare is the issuing body: reports go to it, it is not
+        # given duties by its own plan (unless a role of its leadership is named)
+        if _normal_name(name) == "uy ban nhan dan" and not _ROLE.search(folded[:start]):
+            continue
+        if all(end <= c.start or start >= c.end for c in chosen):
+            if _normal_name(name) == "uy ban nhan dan":  # its leadership, named by a role
+                level = re.sub(r"^(?:UBND|\S+ ban nhân dân)\s*", "", name)
+                unit = Unit("UBND", f"Ủy ban nhân dân {level}".strip(), "UBND")
+            else:
+                unit = ctx.register.unit_for(_with_district(name, ctx))
+            chosen.append(_with_role(UnitMatch(start, end, unit, name), text, folded))
     return sorted(chosen, key=lambda m: m.start)
+
+
+_LEVEL_AFTER = re.compile(r"\s+(xa|huyen|phuong|thi tran|thi xa|quan|ap|khom)\b")
+
+
+_ROLE = re.compile(
+    r"(?:Dong chi\s+(?:[A-Z][A-Za-z]*\s*){0,5}?,?\s*)?"
+    r"(?:(?:Pho|Uy vien)\s+)?(?:Giam doc|Thu truong|Chu tich|Truong ban|Truong phong|Truong|"
+    r"Chanh Van phong|Chanh Thanh tra|Bi thu|Chi huy truong|Tong Bien tap|Hieu truong|"
+    r"Cuc truong|Chi cuc truong|Vu truong|Lanh dao)(?:\s+(?:cac|Uy ban nhan dan|UBND))?\s+$"
+)
+
+
+def _with_role(match: UnitMatch, text: str, folded: str) -> UnitMatch:
+    """The match widened to the role written before it, so that a sentence whose subject
+    is a role starts with its unit."""
+    head = folded[max(0, match.start - 80) : match.start]
+    role = _ROLE.search(head)
+    if role is None:
+        return match
+    start = match.start - (len(head) - role.start())
+    return dataclasses.replace(match, start=start, text=text[start : match.end])
+
+
+_DISTRICT_BODIES = re.compile(r"^(?:Phong|Trung tam|Cong an|Van phong|Ban|Hoi|Doan)\b")
+
+
+def _with_district(name: str, ctx: Context) -> str:
+    """Units are shared by every plan of a database: in a district's plan, its own bodies
+    ("Phòng Nông nghiệp và Môi trường") carry the district, as the gazetteer's do."""
+    folded = fold(name)
+    if ctx.level != "district" or not ctx.district or not _DISTRICT_BODIES.match(folded):
+        return name
+    if _LEVEL_AFTER.search(folded) or re.search(r"\s(?:tinh|huyen)\b", folded):
+        return name
+    return f"{name} {ctx.district_word} {ctx.district}"
+
+
+def _lower_level_follows(match: UnitMatch, folded: str) -> bool:
+    after = _LEVEL_AFTER.match(folded, match.end)
+    if match.unit is None or after is None:
+        return False
+    return after.group(1) not in fold(match.unit.name).lower()
+
+
+# --- units recognised by the form of their name ----------------------------------------
+# A Vietnamese body's name is a head word (Bộ, Sở, Cục, Chi cục, Trung tâm, Ủy ban nhân dân,
+# Hội, Đoàn…) followed by its field, whose words are capitalised ("Sở Lao động - Thương binh
+# và Xã hội", "Trung tâm Văn hóa, Thông tin và Thể thao"), and perhaps its level and place
+# ("Ủy ban nhân dân huyện Phú Tân", "Công an tỉnh"). The name ends where the sentence's
+# predicate begins ("… chủ trì", "… có trách nhiệm") or at punctuation.
+_FORM_HEAD = re.compile(
+    r"\b(?:Bo Chi huy(?: Quan su| Bo doi Bien phong)?|Ban Chi huy(?: Quan su)?|"
+    r"(?:Uy|Uy) ban Mat tran To quoc(?: Viet Nam)?|Uy ban nhan dan|Uy ban MTTQ(?:VN)?|UBND|"
+    r"UBMTTQ(?:VN)?|Chi cuc|Trung tam|Cong an|Van phong|Tieu ban|To cong tac|Ban Chi dao|"
+    r"Ban To chuc|Ban Quan ly|Hoi dong|Kho bac|Thanh tra|Vien kiem sat|Toa an|Benh vien|"
+    r"Tong cong ty|Cong ty|Ngan hang|Buu dien|Lien doan|Lien minh|Tinh doan|Huyen doan|"
+    r"Thanh doan|Chi doan|Chi hoi|Chi bo|Ban Dieu hanh|Tram|Doan|Cuc|So|Bo|Ban|Phong|Hoi|Dai|"
+    r"Vien|Truong|Quy)(?=\s)"
+)
+_LEVEL_PHRASE = re.compile(r"(tinh|huyen|xa|phuong|quan|ap|khom|cap|thanh pho|thi xa|thi tran)\b")
+# Lower-case words that end a name: the predicate or a preposition begins.
+_NAME_STOP = re.compile(
+    r"(?:chu tri|phoi hop|co trach nhiem|chiu trach nhiem|thuc hien|to chuc|tham muu|"
+    r"xay dung|huong dan|chuan bi|bo tri|tuyen truyen|dua tin|theo doi|kiem tra|ra soat|"
+    r"tong hop|bao cao|trien khai|bao dam|dam bao|cu |phan cong|de xuat|tham dinh|cap phat|"
+    r"lap |ban hanh|van dong|quan ly|ho tro|trinh |la |duoc |co |cung |voi |tai |theo |"
+    r"trong |ve |cua |cho |de |nham |tiep |gui |phat |in |thong |cac |nhung |nay|do |khi |"
+    r"sau |truoc |den |tu |va )"
+)
+_NEXT_WORD = re.compile(r"(\s*(?:,|-|–|&)?\s*|\s+)([A-Za-z0-9]+\.?)")
+_MAX_LOWER_RUN = 4  # "Cựu thanh niên xung phong": a capitalised word's lower-case syllables
+
+
+def _by_form(text: str, folded: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for head in _FORM_HEAD.finditer(folded):
+        end = _name_end(folded, head.end())
+        if end > head.end():
+            spans.append((head.start(), end))
+    return spans
+
+
+def _name_end(folded: str, pos: int) -> int:
+    """Where the name that starts before ``pos`` ends; ``pos`` when no word follows that
+    belongs to a name (then it was a common word: "Ban hành", "Hội nghị")."""
+    end = pos
+    lower_run = 0
+    capitals = 0
+    in_place = False  # after a level word ("huyện", "xã"): only the place's name follows
+    while True:
+        m = _NEXT_WORD.match(folded, end)
+        if m is None:
+            return end
+        sep, word = m.group(1), m.group(2).rstrip(".")
+        rest = folded[m.start(2) :].lower() + " "
+        if sep.strip() in {",", "&"} and not (word[:1].isupper() and not _FORM_HEAD.match(rest)):
+            return end
+        if sep.strip() == "," and _FORM_HEAD.match(folded, m.start(2)):
+            return end
+        if word[:1].isupper() or word.isdigit():
+            if _FORM_HEAD.match(folded, m.start(2)) and sep.strip() in {",", ""} and capitals:
+                return end
+            capitals += 1
+            lower_run = 0
+        elif level := _LEVEL_PHRASE.match(rest):
+            lower_run = 0
+            capitals += 1
+            in_place = True
+            end = m.start(2) + level.end(1)
+            continue
+        elif word == "va" and re.match(r"\s+[A-Z]", folded[m.end() :]):
+            pass
+        elif (
+            capitals and not in_place and lower_run < _MAX_LOWER_RUN and not _NAME_STOP.match(rest)
+        ):
+            lower_run += 1
+        else:
+            return end
+        end = m.end() if not m.group(2).endswith(".") else m.end() - 1
 
 
 def _resolve(kind: _Kind, start: int, end: int, text: str, folded: str, ctx: Context) -> UnitMatch:
@@ -537,9 +768,24 @@ def _newspaper(match: re.Match[str], text: str, ctx: Context) -> UnitMatch:
     return UnitMatch(start, end, Unit(code, f"Báo {place}", code), text[start:end])
 
 
+def group_unit(text: str) -> Unit:
+    """The unit standing for a collective subject: "các sở, ban, ngành có liên quan" ->
+    ``NHOM-CSBNCLQ`` named "Các sở, ban, ngành có liên quan"."""
+    name = text.strip().rstrip(".;:, ")
+    name = name[:1].upper() + name[1:]
+    code = f"NHOM-{initials(name) or 'DV'}"[:64]
+    return Unit(code, name, code, None, known=False, group=True)
+
+
 def unknown_unit(name: str, taken: set[str]) -> Unit:
     """A unit not in the gazetteer: its code is the initials of its name ("HLHPNT")."""
-    base = initials(name) or "DV"
+    # "Phòng Nông nghiệp và Môi trường huyện Phú Tân" -> PNNMT-PHUTAN, as the gazetteer's
+    # district units are coded
+    place = re.search(r"\s(?:huyen|thi xa|thanh pho|quan|xa|phuong)\s+([A-Z].*)$", fold(name))
+    if place:
+        base = f"{initials(name[: place.start()]) or 'DV'}-{code_slug(place.group(1))}"
+    else:
+        base = initials(name) or "DV"
     code = base
     n = 2
     while code in taken:
@@ -568,8 +814,13 @@ def leading_units(text: str, ctx: Context, at: int = 0) -> tuple[list[UnitMatch]
         sep = _CONNECTOR.match(folded, pos)
         if sep is None or _skip_space(folded, sep.end()) not in by_start:
             break
+        if sep.group().strip() == "," and _APPOSITION.match(folded, _skip_space(folded, sep.end())):
+            break  # "Giám đốc Sở Nội vụ, Trưởng Tiểu ban …": the same person's second role
         pos = sep.end()
     return out, pos
+
+
+_APPOSITION = re.compile(r"(?:Pho\s+)?Truong\s+(?:Tieu ban|Ban|To|Doan)\b", re.IGNORECASE)
 
 
 def _skip_space(folded: str, pos: int) -> int:

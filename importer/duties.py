@@ -25,21 +25,27 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from tracking.importer.structure import Item, Section, build_items
-from tracking.importer.text import Line, capitalize_first, fold, split_sentences, strip_end
-from tracking.importer.timephrases import Deadline, scan_deadline
-from tracking.importer.units import (
+from importer.structure import Item, Section, build_items
+from importer.text import Line, capitalize_first, fold, split_sentences, strip_end
+from importer.timephrases import Deadline, scan_deadline
+from importer.units import (
     UNIT_HEAD_WORDS,
     Context,
     Unit,
+    group_unit,
     leading_units,
     unknown_unit,
 )
 
 _I = re.IGNORECASE
 MAX_TITLE = 200
+_APPENDIX = re.compile(r"\b(?:theo|tai|o)\s+(?:cac\s+)?phu luc\b", _I)
+GROUP_NOTE = (
+    "giao cho một nhóm đơn vị (mã NHOM-…): tách thành nhiệm vụ của từng đơn vị, hoặc giữ "
+    "nhóm và thêm đầu mối"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +53,16 @@ class Unparsed:
     line: int
     text: str
     reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Sentence:
+    """One sentence of the assignment section and where it ended up."""
+
+    first: int  # its first and last line
+    last: int
+    text: str
+    outcome: str  # "used" (in a duty, or the text that introduces duties) or "listed"
 
 
 @dataclasses.dataclass
@@ -73,11 +89,21 @@ class Heading:
 class Env:
     """What duty extraction needs and collects."""
 
-    def __init__(self, ctx: Context, year: int | None) -> None:
+    def __init__(
+        self, ctx: Context, year: int | None, check: Callable[[], None] = lambda: None
+    ) -> None:
         self.ctx = ctx
         self.year = year
+        self.check = check  # raises once the document's time budget is spent
         self.duties: list[Duty] = []
         self.unparsed: list[Unparsed] = []
+        # The invariant: every sentence of the assignment section is accounted for once, in a
+        # duty or in ``unparsed``; ``ledger`` records each outcome, keyed by (item's first
+        # line, offset in the item), and ``headings`` the lines that only name units.
+        self.ledger: dict[tuple[int, int], Sentence] = {}
+        self.headings: set[int] = set()
+        self.counting = False  # True inside an assignment section
+        self.table_lines: set[int] = set()  # lines of assignment tables, read as records
         self._unknown: dict[str, Unit] = {}
         self._heading_cache: dict[tuple[str, str], Heading | None] = {}
 
@@ -87,6 +113,23 @@ class Env:
             taken = {u.code for u in self._unknown.values()}
             self._unknown[key] = unknown_unit(name, taken)
         return self._unknown[key]
+
+    def account(self, item: Item, start: int, end: int, outcome: str) -> None:
+        """Record where the sentence at ``item.text[start:end]`` ended up (once: a second
+        outcome for the same sentence is a bug the property test catches)."""
+        if not self.counting:
+            return
+        key = (item.first, start)
+        sentence = Sentence(
+            item.line_at(start), item.line_at(max(start, end - 1)), item.text[start:end], outcome
+        )
+        if key in self.ledger and self.ledger[key].outcome != outcome:
+            raise AssertionError(f"sentence accounted twice: {self.ledger[key]} / {sentence}")
+        self.ledger[key] = sentence
+
+    def unparsed_sentence(self, item: Item, start: int, end: int, reason: str) -> None:
+        self.unparsed.append(Unparsed(item.line_at(start), item.text[start:end], reason))
+        self.account(item, start, end, "listed")
 
     def heading(self, item: Item) -> Heading | None:
         key = (item.kind, item.text)
@@ -101,7 +144,9 @@ _HEADING_PREFIX = re.compile(
     r"\s*(?:(?:Doi voi|Trach nhiem cua|Nhiem vu cua|Giao cho|Giao|De nghi)\s+)?", _I
 )
 _HEADING_REST = re.compile(
-    r"^[\s:.,;-]*(?:(?:la\s+)?(?:co quan|don vi)\s+(?:thuong truc|chu tri|dau moi)[^:]*?)?"
+    # a role in apposition: "Đồng chí Phó Chủ tịch UBND tỉnh, Trưởng Tiểu ban"
+    r"^(?:\s*,\s*(?:Pho\s+)?(?:Truong|Thanh vien|Uy vien|Thuong truc)\b[^:.;]*)?"
+    r"[\s:.,;-]*(?:(?:la\s+)?(?:co quan|don vi)\s+(?:thuong truc|chu tri|dau moi)[^:]*?)?"
     r"(?:\s*chu tri)?(?:\s*(?:thuc hien|co trach nhiem|chiu trach nhiem))?[\s:.,;-]*$",
     _I,
 )
@@ -155,6 +200,15 @@ def inline_subject(text: str, env: Env) -> tuple[list[Unit], int]:
     return specific, pos
 
 
+def generic_subject(text: str, env: Env) -> tuple[list[Unit], int]:
+    """The group a sentence starting with a collective subject is given to, and where the
+    rest begins."""
+    found, end = leading_units(text, env.ctx, 0)
+    names = ", ".join(m.text for m in found)
+    after = re.match(r"\s*(?:[:\-]\s*)?", text[end:])
+    return [group_unit(names)], end + (after.end() if after else 0)
+
+
 def starts_generic(text: str, env: Env) -> bool:
     """True when a sentence's subject is a generic mention ("Các cơ quan, đơn vị liên quan …")."""
     found, _end = leading_units(text, env.ctx, 0)
@@ -196,7 +250,9 @@ def _path(parent: _Frame, item: Item, ordinal: int, root: bool) -> str:
 def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped: bool) -> int:
     """Extract the duties of an assignment section; returns how many were found."""
     before = len(env.duties)
-    body = lines[section.start : section.end]
+    body = [
+        line for line in lines[section.start : section.end] if line.number not in env.table_lines
+    ]
     # a .txt saved from Word has one paragraph per line, some of them long: not hard-wrapped
     hard_wrapped = hard_wrapped and max((len(line.text) for line in body), default=0) <= 150
     items = build_items(body, lambda item: env.heading(item) is not None, hard_wrapped)
@@ -213,11 +269,20 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
 
     root = _Frame(0.0, f"Mục {section.label}", group=f"Mục {section.label}. {section.title}")
     stack = [root]
+    env.counting = True
+    intros: list[Item] = []
 
     def counting_parent() -> _Frame:
         return next(f for f in reversed(stack) if not f.pseudo)
 
+    from importer.records import labelled_record, record_duties
+
+    skip = 0
     for index, item in enumerate(items):
+        env.check()
+        if skip:
+            skip -= 1
+            continue
         depth = depth_of(item)
         heading = env.heading(item)
         if heading is not None:
@@ -238,7 +303,10 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
             )
             stack.append(frame)
             if heading.inline_at is not None:
+                env.headings.add(item.first)
                 duties_of(item, frame, [], path, env, start=heading.inline_at)
+            else:
+                env.headings.update(number for _offset, number in item.starts)
             continue
         if item.kind == "plain":
             while len(stack) > 1 and stack[-1].intro is not None and stack[-1].depth > 90:
@@ -248,6 +316,13 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
                 stack.pop()
         parent = counting_parent()
         path = _path(parent, item, parent.count(item.kind), parent is root)
+        record = labelled_record(item, items[index + 1 :], path, stack[-1].group or path)
+        if record is not None:
+            # "Đơn vị chủ trì: …", "Thời gian hoàn thành: …" lines under the item
+            holder = next((f for f in reversed(stack) if f.units or f.generic), root)
+            record_duties(record, holder.units or [], env)
+            skip = len(record.items) - 1
+            continue
         nxt = items[index + 1] if index + 1 < len(items) else None
         if nxt is not None and _introduces(item, depth, nxt, depth_of(nxt)):
             subject, _at = inline_subject(item.text, env)
@@ -259,6 +334,7 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
                 group=stack[-1].group,
             )
             stack.append(frame)
+            intros.append(item)
             continue
         subject, _at = inline_subject(item.text, env)
         if item.kind == "plain" and (subject or starts_generic(item.text, env)):
@@ -273,8 +349,17 @@ def walk_section(section: Section, lines: Sequence[Line], env: Env, hard_wrapped
                     )
                 )
         unit_frame = next((f for f in reversed(stack) if f.units or f.generic), root)
-        intros = [f.intro for f in stack if f.intro is not None]
-        duties_of(item, unit_frame, intros, path, env)
+        duties_of(item, unit_frame, [f.intro for f in stack if f.intro is not None], path, env)
+    for intro in intros:
+        # an item that introduces others is used when a duty below it carries its text
+        used = any(d.detail.startswith(intro.text) for d in env.duties[before:])
+        if used:
+            env.account(intro, 0, len(intro.text), "used")
+        else:
+            env.unparsed_sentence(
+                intro, 0, len(intro.text), "câu dẫn không có nhiệm vụ nào bên dưới được hiểu"
+            )
+    env.counting = False
     return len(env.duties) - before
 
 
@@ -349,22 +434,30 @@ def duties_of(
             continue
         sentences.append(_Sentence(a, b, []))
     if not sentences:
-        if leading_extra:
-            env.unparsed.append(
-                Unparsed(item.first, text, "câu chỉ nêu thời hạn, chưa gắn được vào nhiệm vụ nào")
+        for a, b in leading_extra:
+            env.unparsed_sentence(
+                item, a, b, "câu chỉ nêu thời hạn, chưa gắn được vào nhiệm vụ nào"
             )
         return
     for sentence in sentences:
         sentence.extra[:0] = leading_extra
-    base = frame.units or []
+    # a heading or a subject naming a collective ("Các sở, ban, ngành có liên quan") gives a
+    # group assignment (a unit marked as a group), never a dropped sentence
+    base = frame.units or ([group_unit(frame.generic)] if frame.generic else [])
     subject: list[Unit] = []
     for number, sentence in enumerate(sentences, start=1):
         sent = text[sentence.start : sentence.end]
         inline, after = inline_subject(sent, env)
+        if not inline and starts_generic(sent, env):
+            inline, after = generic_subject(sent, env)
+        if env.table_lines and _APPENDIX.search(fold(sent)) and all(u.group for u in inline):
+            # "Các cơ quan thực hiện nhiệm vụ theo Phụ lục": a pointer to the table, whose
+            # rows are the assignments; listed, so that the reviewer sees it was read
+            reason = "câu dẫn tới Phụ lục: các nhiệm vụ được đọc từ bảng phân công"
+            env.unparsed_sentence(item, sentence.start, sentence.end, reason)
+            continue
         if inline:
             subject = inline
-        elif starts_generic(sent, env):
-            subject, base = [], []
         doers = subject or base
         if not doers:
             reason = (
@@ -372,12 +465,27 @@ def duties_of(
                 if frame.generic
                 else "không xác định được đơn vị chủ trì"
             )
-            env.unparsed.append(Unparsed(item.line_at(sentence.start), sent, reason))
+            env.unparsed_sentence(item, sentence.start, sentence.end, reason)
+            for a, b in sentence.extra:
+                if (a, b) not in leading_extra:  # those count once, below
+                    env.unparsed_sentence(item, a, b, "thời hạn của câu trên")
             continue
+        env.account(item, sentence.start, sentence.end, "used")
+        for a, b in sentence.extra:
+            env.account(item, a, b, "used")
         clauses = _split_clauses(sent, after if inline else 0, env)
+        clause_doers = doers
         for part, (cs, ce) in enumerate(clauses, start=1):
             clause = sent[cs:ce]
             at = max(0, (after if inline else 0) - cs) if part == 1 else 0
+            if part > 1:
+                # "…; Sở Nội vụ tổng hợp …": the clause names its own unit
+                own, own_at = inline_subject(clause, env)
+                if own:
+                    clause_doers, at = own, own_at
+                    subject = own
+                else:
+                    clause_doers = doers
             _emit(
                 item,
                 frame,
@@ -389,7 +497,7 @@ def duties_of(
                 clause,
                 cs,
                 at,
-                doers,
+                clause_doers,
                 number if len(sentences) > 1 else None,
                 part if len(clauses) > 1 else None,
                 whole_detail
@@ -399,11 +507,18 @@ def duties_of(
                     else _sentence_text(text, sentence)
                 ),
             )
+    for a, b in leading_extra:
+        if env.counting and (item.first, a) not in env.ledger:
+            env.unparsed_sentence(
+                item, a, b, "câu chỉ nêu thời hạn, chưa gắn được vào nhiệm vụ nào"
+            )
 
 
 def _sentence_text(text: str, sentence: _Sentence) -> str:
+    # a deadline-only sentence may come before the sentence it belongs to
+    start = min([sentence.start, *(a for a, _b in sentence.extra)])
     end = max([sentence.end, *(b for _a, b in sentence.extra)])
-    return text[sentence.start : end].strip()
+    return text[start:end].strip()
 
 
 def _split_clauses(sent: str, after: int, env: Env) -> list[tuple[int, int]]:
@@ -421,6 +536,22 @@ def _split_clauses(sent: str, after: int, env: Env) -> list[tuple[int, int]]:
         found, end = leading_units(sent, env.ctx, cooperate.end())
         if any(m.unit is not None for m in found) and re.search(r"\w", folded[end:]):
             cuts.append(match.start())
+    # ";" ends a unit's task when the next part names its own unit ("Sở Tài chính thẩm định
+    # …; Sở Nội vụ tổng hợp …"), or after a "Phối hợp với X …" part, whose task is X's:
+    # what follows is the heading unit's own ("Phối hợp với Sở Y tế …; chuẩn bị cờ …")
+    helping = bool(_COOPERATE.match(folded, after)) and not re.match(
+        r"\s*[:,-]?\s*chu tri", folded[after:], _I
+    )
+    for semi in re.finditer(r";\s*", sent):
+        if semi.start() < after:  # inside the subject: "Thủ trưởng các sở …; Chủ tịch UBND …"
+            continue
+        rest = sent[semi.end() :]
+        if not rest.strip():
+            continue
+        names_unit = bool(inline_subject(rest, env)[0])
+        if names_unit or (helping and not cuts):
+            cuts.append(semi.start())
+    cuts.sort()
     if not cuts:
         return [(0, len(sent))]
     bounds = [0, *cuts, len(sent)]
@@ -536,6 +667,8 @@ def _emit(
             f"giao chung cho {len(leads)} đơn vị ({_unit_names(leads)}): "
             "tách thành một nhiệm vụ cho mỗi đơn vị"
         )
+    if any(lead.group for lead in leads):
+        notes.append(GROUP_NOTE)
     group = frame.group or path
     for lead in leads:
         cooperating = [u for u in _unique(roles.cooperating) if u.code != lead.code]
@@ -608,6 +741,7 @@ def scan_elsewhere(lines: Sequence[Line], where: str, env: Env, start: int, end:
     """Duties given outside the assignment section: "Sở Nội vụ chịu trách nhiệm …" in a budget
     section, "Giao Sở Nội vụ chủ trì …" in the closing paragraph."""
     for line in lines[start:end]:
+        env.check()
         text = line.text
         if not text:
             continue

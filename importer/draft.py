@@ -6,16 +6,17 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
 
-from tracking.importer.duties import Duty, Env, Unparsed, scan_elsewhere, walk_section
-from tracking.importer.header import EventFacts, Header, parse_event, parse_header
-from tracking.importer.reading import DocumentError
-from tracking.importer.structure import Section, find_sections
-from tracking.importer.text import Line, capitalize_first, fold, slug
-from tracking.importer.timephrases import Deadline
-from tracking.importer.units import Unit, find_units, leading_units
+from importer.duties import Duty, Env, Sentence, Unparsed, scan_elsewhere, walk_section
+from importer.header import EventFacts, Header, parse_event, parse_header
+from importer.reading import DocumentError
+from importer.records import record_duties, table_records
+from importer.structure import Section, find_sections
+from importer.text import Line, capitalize_first, fold, slug
+from importer.timephrases import Deadline
+from importer.units import Unit, find_units, leading_units
 
 _I = re.IGNORECASE
 
@@ -33,6 +34,26 @@ class Assignment:
     group: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Coverage:
+    """Where the sentences of the assignment section went: ``used + listed == total``."""
+
+    sentences: tuple[Sentence, ...]
+    headings: frozenset[int]  # lines that only name the units of what follows
+
+    @property
+    def used(self) -> int:
+        return sum(1 for s in self.sentences if s.outcome == "used")
+
+    @property
+    def listed(self) -> int:
+        return sum(1 for s in self.sentences if s.outcome == "listed")
+
+    @property
+    def total(self) -> int:
+        return len(self.sentences)
+
+
 @dataclasses.dataclass
 class Draft:
     source_name: str
@@ -46,30 +67,51 @@ class Draft:
     assignments: list[Assignment]
     unparsed: list[Unparsed]
     sections: list[Section]
+    coverage: Coverage
 
 
 def draft_plan(
-    lines: Sequence[Line], source_name: str, *, hard_wrapped: bool = True, code: str | None = None
+    lines: Sequence[Line],
+    source_name: str,
+    *,
+    hard_wrapped: bool = True,
+    code: str | None = None,
+    check: Callable[[], None] = lambda: None,
+    register: Sequence[tuple[str, str]] = (),
 ) -> Draft:
     """The draft plan of a document; raises :class:`DocumentError` when it has no assignment
-    section or no duty can be found in it."""
+    section or no duty can be found in it. ``check`` is called between steps and items and
+    raises once the document's time budget is spent. ``register`` lists the units already
+    known (code, name): a unit the gazetteer does not know but the register does is matched
+    to it, however it is spelt."""
     header = parse_header(lines)
+    header.ctx.register.seed(register)
     sections, closing = find_sections(lines, header.body_start)
     targets = [s for s in sections if s.assignments]
-    if not targets:
+    if not targets and not any(line.cell is not None for line in lines):
         raise DocumentError(
             f"{source_name}: không tìm thấy phần phân công nhiệm vụ (mục “PHÂN CÔNG NHIỆM VỤ” "
             "hoặc “TỔ CHỨC THỰC HIỆN”); không tạo bản nháp kế hoạch."
         )
-    first_target = min(s.start for s in targets) - 1
+    first_target = min((s.start for s in targets), default=len(lines)) - 1
     event = parse_event(lines, header, first_target)
     year = header.year
     if year is None and event.time is not None:
         when = event.time.date or (event.time.window[0] if event.time.window else None)
         year = when.year if when else None
-    env = Env(header.ctx, year)
+    env = Env(header.ctx, year, check)
+    records, env.table_lines = table_records(lines)
     for section in targets:
         walk_section(section, lines, env, hard_wrapped)
+    env.counting = True
+    for record in records:
+        record_duties(record, [], env)
+    env.counting = False
+    if not env.duties and not targets:
+        raise DocumentError(
+            f"{source_name}: không tìm thấy phần phân công nhiệm vụ (mục “PHÂN CÔNG NHIỆM VỤ” "
+            "hoặc “TỔ CHỨC THỰC HIỆN”, hoặc bảng phân công); không tạo bản nháp kế hoạch."
+        )
     if not env.duties:
         where = ", ".join(f"mục {s.label}. {s.title} (dòng {s.line})" for s in targets)
         raise DocumentError(
@@ -105,6 +147,7 @@ def draft_plan(
         assignments,
         sorted(unparsed, key=lambda u: u.line),
         sections,
+        Coverage(tuple(env.ledger.values()), frozenset(env.headings)),
     )
 
 

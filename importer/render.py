@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from tracking.importer.draft import Assignment, Draft
-from tracking.importer.timephrases import Deadline
-from tracking.importer.units import Unit
+from importer.draft import Assignment, Draft
+from importer.timephrases import Deadline
+from importer.units import Unit
 
 WIDTH = 96
 MAX_TEXT = 1000
@@ -81,9 +81,18 @@ def _inline(value: str) -> str:
     return value if _reads_back(value, value) else json.dumps(value, ensure_ascii=False)
 
 
+# libyaml's loader when PyYAML has it: every scalar is read back, and the pure-Python loader
+# made that most of an import's time.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # a safe loader (above)
+
+
 def _reads_back(rendered: str, value: str) -> bool:
     try:
-        return bool(yaml.safe_load(f"k: {rendered}") == {"k": value})
+        return bool(_load(f"k: {rendered}") == {"k": value})
     except yaml.YAMLError:
         return False
 
@@ -116,7 +125,7 @@ def _block_reads_back(block: list[str], value: str) -> bool:
     indicator = block[0].rsplit(" ", 1)[1]
     document = "\n".join([f"k: {indicator}", *block[1:]])
     try:
-        return bool(yaml.safe_load(document) == {"k": value})
+        return bool(_load(document) == {"k": value})
     except yaml.YAMLError:
         return False
 
@@ -141,6 +150,13 @@ def render_plan(draft: Draft) -> str:
         "“# ?” là chỗ cần kiểm tra; cuối tệp là những gì chưa hiểu được. Thời hạn chỉ có khi "
         "văn bản nêu rõ; thêm thời hạn và phụ thuộc (requires) nếu cần. Người nhận nhắc việc "
         "của các đơn vị: thêm bằng `giaoviec contacts set`.",
+    )
+    cover = draft.coverage
+    w.comment(
+        0,
+        f"Phần phân công có {cover.total} câu: {cover.used} câu đã đưa vào nhiệm vụ, "
+        f"{cover.listed} câu chưa hiểu được (liệt kê cuối tệp, kèm số dòng); "
+        f"{len(draft.unparsed)} chỗ chưa hiểu được trong cả văn bản.",
     )
     w.blank()
     w.raw("version: 1")
@@ -198,7 +214,7 @@ def render_plan(draft: Draft) -> str:
         w.comment(4, f"dòng {event.delegates_line}")
         w.field(4, "delegates", event.delegates)
     w.blank()
-    _units(w, draft.units)
+    _units(w, draft.units, draft.header.ctx.register.merges)
     w.blank()
     _assignments(w, draft.assignments)
     w.blank()
@@ -206,10 +222,18 @@ def render_plan(draft: Draft) -> str:
     return w.text()
 
 
-def _units(w: _Writer, units: list[Unit]) -> None:
+def _units(w: _Writer, units: list[Unit], merges: list[tuple[str, str]]) -> None:
     w.raw("units:")
     for unit in units:
-        if not unit.known:
+        for spelling, name in merges:
+            if name == unit.name:
+                w.comment(2, f"? “{spelling}” được coi là cùng đơn vị này (kiểm tra lại)")
+        if unit.group:
+            w.comment(
+                2,
+                "? nhóm đơn vị (chủ thể tập thể trong văn bản): giao chung, xem lại từng nhiệm vụ",
+            )
+        elif not unit.known:
             w.comment(
                 2, "? đơn vị không có trong danh mục: mã tự đặt theo chữ cái đầu, kiểm tra lại"
             )
