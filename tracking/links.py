@@ -194,6 +194,7 @@ _UNIT_KINDS = frozenset(
         ReminderKind.RETURNED,
         ReminderKind.EXTENDED,
         ReminderKind.PREREQUISITE_DONE,
+        ReminderKind.EVENT_PASSED,  # work done but not reported can still be reported
     }
 )
 

@@ -45,6 +45,13 @@ _REMINDED_STATES = frozenset(
 _DAILY_KINDS = frozenset(
     {ReminderKind.UPCOMING, ReminderKind.DUE_TODAY, ReminderKind.OVERDUE, ReminderKind.ESCALATION}
 )
+# A message asking the coordinator to act is moot once the work left the state it asked about
+# (e.g. "please confirm" after the coordinator already confirmed on the web).
+_MOOT_UNLESS: dict[ReminderKind, frozenset[AssignmentState]] = {
+    ReminderKind.SUBMITTED: frozenset({AssignmentState.SUBMITTED}),
+    ReminderKind.EVENT_PASSED: _REMINDED_STATES,
+    ReminderKind.PREREQUISITE_DONE: _REMINDED_STATES,
+}
 _COPIED_KINDS = frozenset({ReminderKind.UPCOMING, ReminderKind.OVERDUE})
 
 
@@ -88,6 +95,9 @@ class Notice:
     department_id: int
     role: str  # lead, cooperating, head, coordinator
     is_copy: bool = False
+    # The outbox day when it is not the day of enqueuing: a once-only notice keeps one fixed
+    # day, so computing it again on a later day adds nothing.
+    day: dt.date | None = None
 
 
 class Reminded(Protocol):
@@ -105,6 +115,15 @@ class Reminded(Protocol):
     def state(self) -> AssignmentState: ...
 
 
+def missed_the_event(due: dt.date | None, event_date: dt.date | None, today: dt.date) -> bool:
+    """Work that had to be done for the event (due on or before it) and the event has passed.
+
+    Such work is no longer "overdue every day": reminding a unit to prepare a conference that
+    was held last week is false. It gets one notice (``EVENT_PASSED``) and no more reminders.
+    """
+    return due is not None and event_date is not None and due <= event_date < today
+
+
 def daily_notices(
     assignments: Iterable[Reminded],
     cooperators: dict[int, list[int]],
@@ -112,17 +131,35 @@ def daily_notices(
     today: dt.date,
     calendar: WorkCalendar,
     policy: Policy,
+    event_date: dt.date | None = None,
 ) -> Iterator[Notice]:
-    """What the daily sweep owes on ``today``: upcoming, due today, overdue, escalations."""
+    """What the daily sweep owes on ``today``: upcoming, due today, overdue, escalations.
+
+    Once the event has passed, open work that was due for it gets, instead, one
+    ``EVENT_PASSED`` notice (to its lead unit, and to the coordinator who decides what becomes
+    of it), dated the first working day after the event so that later days add nothing.
+    """
     if not calendar.is_working_day(today):
         return
     for row in assignments:
         if row.state not in _REMINDED_STATES or row.due is None or row.id is None:
             continue
+        if missed_the_event(row.due, event_date, today):
+            assert event_date is not None
+            once = calendar.add_working_days(event_date, 1)
+            yield Notice(
+                ReminderKind.EVENT_PASSED, row.id, row.lead_department_id, "lead", day=once
+            )
+            if coordinator_id is not None and coordinator_id != row.lead_department_id:
+                yield Notice(
+                    ReminderKind.EVENT_PASSED, row.id, coordinator_id, "coordinator", day=once
+                )
+            continue
         for kind in daily_kinds(row.due, today, calendar, policy):
             if kind is ReminderKind.ESCALATION:
                 yield Notice(kind, row.id, row.lead_department_id, "head")
-                if coordinator_id is not None:
+                # The coordinator's own work: its head already hears it as the unit's head.
+                if coordinator_id is not None and coordinator_id != row.lead_department_id:
                     yield Notice(kind, row.id, coordinator_id, "coordinator")
                 continue
             yield Notice(kind, row.id, row.lead_department_id, "lead")
@@ -254,7 +291,7 @@ def outbox_rows(
                     "channel": channel,
                     "target": target,
                     "kind": notice.kind.value,
-                    "day": day,
+                    "day": notice.day or day,
                     "plan_id": plan.id,
                     "assignment_id": notice.assignment_id or None,
                     "department_id": notice.department_id,
@@ -350,7 +387,13 @@ def enqueue_daily(
     for plan_id, group in itertools.groupby(candidates, key=lambda r: r.plan_id):
         plan, policy = plans[plan_id], policies[plan_id]
         notices = daily_notices(
-            group, cooperators, plan.coordinator_department_id, today, calendar, policy
+            group,
+            cooperators,
+            plan.coordinator_department_id,
+            today,
+            calendar,
+            policy,
+            plan.event_date,
         )
         not_before = send_time(now, calendar, policy)
         rows.extend(outbox_rows(plan, notices, contacts, today, not_before, settings))
@@ -432,13 +475,21 @@ def enqueue_kickoff(
 def event_notices(
     session: Session, row: Assignment, action: Action, coordinator_id: int | None
 ) -> list[Notice]:
-    """Who must hear about an action at once (blocker, submission, decision)."""
+    """Who must hear about an action at once (blocker, submission, decision).
+
+    Each notice names the assignment it is about; ``enqueue_event`` gives each its own outbox
+    subject, so the notices of one action never collide on the outbox key.
+    """
     assert row.id is not None
-    if action in (Action.BLOCK, Action.SUBMIT):
+    to_coordinator = {
+        Action.BLOCK: ReminderKind.BLOCKED,
+        Action.UNBLOCK: ReminderKind.UNBLOCKED,
+        Action.SUBMIT: ReminderKind.SUBMITTED,
+    }
+    if action in to_coordinator:
         if coordinator_id is None:
             return []
-        kind = ReminderKind.BLOCKED if action is Action.BLOCK else ReminderKind.SUBMITTED
-        return [Notice(kind, row.id, coordinator_id, "coordinator")]
+        return [Notice(to_coordinator[action], row.id, coordinator_id, "coordinator")]
     kinds = {
         Action.CONFIRM: ReminderKind.CONFIRMED,
         Action.RETURN: ReminderKind.RETURNED,
@@ -448,26 +499,44 @@ def event_notices(
         return []
     notices = [Notice(kinds[action], row.id, row.lead_department_id, "lead")]
     if action is Action.CONFIRM:
-        for dependent in _dependents(session, row.id):
-            notices.append(
-                Notice(
-                    ReminderKind.PREREQUISITE_DONE,
-                    dependent.id or 0,
-                    dependent.lead_department_id,
-                    "lead",
-                )
-            )
+        notices.extend(
+            Notice(ReminderKind.PREREQUISITE_DONE, dependent_id, lead_id, "lead")
+            for dependent_id, lead_id in ready_dependents(session, row.id)
+        )
     return notices
 
 
-def _dependents(session: Session, assignment_id: int) -> list[Assignment]:
-    query = (
-        select(Assignment)
-        .join(Dependency, col(Dependency.assignment_id) == col(Assignment.id))
-        .where(Dependency.prerequisite_id == assignment_id)
-        .where(col(Assignment.state).in_(list(_REMINDED_STATES)))
+def ready_dependents(session: Session, assignment_id: int) -> list[tuple[int, int]]:
+    """(id, lead unit) of the open dependents of ``assignment_id`` whose prerequisites are now
+    all done: the ones that can start. A dependent still waiting on another open prerequisite
+    hears nothing yet; it hears once, when its last one is confirmed."""
+    dependents = list(
+        session.exec(
+            select(Assignment.id, Assignment.lead_department_id)
+            .join(Dependency, col(Dependency.assignment_id) == col(Assignment.id))
+            .where(Dependency.prerequisite_id == assignment_id)
+            .where(col(Assignment.state).in_(list(_REMINDED_STATES)))
+            .order_by(col(Assignment.position), col(Assignment.id))
+        )
     )
-    return list(session.exec(query))
+    if not dependents:
+        return []
+    waiting = set(
+        session.exec(
+            select(Dependency.assignment_id)
+            .join(Assignment, col(Assignment.id) == col(Dependency.prerequisite_id))
+            .where(col(Dependency.assignment_id).in_([d for d, _ in dependents]))
+            .where(col(Assignment.state) != AssignmentState.DONE)
+            .where(col(Assignment.state) != AssignmentState.CANCELLED)
+        )
+    )
+    return [(d, lead) for d, lead in dependents if d is not None and d not in waiting]
+
+
+def event_subject(activity_id: int | None, notice: Notice) -> str:
+    """The outbox subject of a message caused by an action: the action and the assignment the
+    message is about (one confirmation can tell one unit about several dependents)."""
+    return f"e:{activity_id}:a:{notice.assignment_id}"
 
 
 def enqueue_event(
@@ -485,7 +554,6 @@ def enqueue_event(
     if plan.activated_at is None:
         return NOTHING
     notices = event_notices(session, row, action, plan.coordinator_department_id)
-    subject = f"e:{activity.id}"
     return enqueue(
         session,
         plan,
@@ -493,7 +561,7 @@ def enqueue_event(
         today,
         send_time(now, calendar, Policy.of(plan)),
         settings,
-        subject_of=lambda _: subject,
+        subject_of=lambda notice: event_subject(activity.id, notice),
         activity_id=activity.id,
     )
 
@@ -572,11 +640,21 @@ def _held(message: OutboxMessage, token: str) -> Any:
 
 
 def still_relevant(session: Session, message: OutboxMessage) -> bool:
-    """A daily reminder whose assignment was submitted, closed or paused meanwhile is moot."""
-    if message.kind not in _DAILY_KINDS or message.assignment_id is None:
+    """Whether a message still tells the truth when it is about to go out.
+
+    A daily reminder whose assignment was submitted, closed or paused meanwhile is moot, and
+    so is a request to confirm work the coordinator already confirmed or returned.
+    """
+    if message.assignment_id is None:
+        return True
+    if message.kind in _DAILY_KINDS:
+        wanted = _REMINDED_STATES
+    elif message.kind in _MOOT_UNLESS:
+        wanted = _MOOT_UNLESS[message.kind]
+    else:
         return True
     row = session.get(Assignment, message.assignment_id)
-    return row is not None and row.state in _REMINDED_STATES
+    return row is not None and row.state in wanted
 
 
 # The longest wait between two attempts: during a long outage attempts go on past the limit

@@ -98,6 +98,21 @@ def next_state(state: S, action: Action) -> S:
     return state if target is None else target
 
 
+def is_late(
+    state: S, due: dt.date | None, today: dt.date, submitted_on: dt.date | None = None
+) -> bool:
+    """The one definition of late for open work, used by timeliness and by the at-risk notes.
+
+    Work handed in for confirmation is judged by its submission day: submitted on time, it is
+    not late however long the coordinator takes to confirm it.
+    """
+    if due is None or state in (S.DONE, S.CANCELLED, S.PAUSED):
+        return False
+    if state is S.SUBMITTED and submitted_on is not None:
+        return submitted_on > due
+    return today > due
+
+
 def timeliness(
     state: S,
     due: dt.date | None,
@@ -121,10 +136,10 @@ def timeliness(
         return T.DONE_LATE
     if due is None:
         return T.NO_DEADLINE
-    if state is S.SUBMITTED and submitted_on is not None:
-        return T.OPEN_IN_TIME if submitted_on <= due else T.OVERDUE
-    if today > due:
+    if is_late(state, due, today, submitted_on):
         return T.OVERDUE
+    if state is S.SUBMITTED and submitted_on is not None:
+        return T.OPEN_IN_TIME
     if calendar.working_days_between(today, due) <= DUE_SOON_WORKING_DAYS:
         return T.DUE_SOON
     return T.OPEN_IN_TIME

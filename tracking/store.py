@@ -39,7 +39,7 @@ from models.tables import (
 from tracking import clock, reminders, schedule
 from tracking.calendar import WorkCalendar
 from tracking.settings import get_settings
-from tracking.status import ACTION_LABELS, Action, next_state, timeliness
+from tracking.status import ACTION_LABELS, CLOSED_STATES, Action, next_state, timeliness
 
 if TYPE_CHECKING:
     # Plan files are parsed only by the commands that load them: read commands start
@@ -806,10 +806,14 @@ def _plan_views(
     prerequisites = _prerequisite_map(session, by_id)
     order = schedule.topological_order(list(by_id), prerequisites)
     due = {i: r.due for i, r in by_id.items()}
-    path = schedule.critical_path(order, due, prerequisites, plan.event_date, calendar)
     states = {i: r.state for i, r in by_id.items()}
+    closed = [i for i, state in states.items() if state in CLOSED_STATES]
+    path = schedule.critical_path(
+        order, due, prerequisites, plan.event_date, calendar, today=today, closed=closed
+    )
     labels = {i: r.code for i, r in by_id.items()}
-    risk = schedule.at_risk(order, due, prerequisites, states, today, labels)
+    submitted_on = {i: r.completed_on for i, r in by_id.items()}
+    risk = schedule.at_risk(order, due, prerequisites, states, today, labels, submitted_on)
     units = _department_codes(session)
     coops = _cooperators(session, list(by_id))
     critical = set(path.path)
