@@ -625,7 +625,10 @@ def act(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentUpdate(row.code)
-    activity = _record_action(session, row, request, old_state, old_due, new_state, changes)
+    moment = now or clock.now_for(today)
+    activity = _record_action(
+        session, row, request, old_state, old_due, new_state, changes, at=moment
+    )
     session.flush()
     session.refresh(row)
     plan = session.get(Plan, row.plan_id)
@@ -640,7 +643,7 @@ def act(
         action,
         activity,
         today,
-        now or clock.now_for(today),
+        moment,
         calendar,
         get_settings(),
     )
@@ -699,7 +702,11 @@ def _record_action(
     old_due: dt.date | None,
     new_state: AssignmentState,
     changes: dict[str, Any],
+    *,
+    at: dt.datetime | None = None,
 ) -> Activity:
+    """The action's history rows, dated ``at``: the moment of the day the action was taken
+    on, so a replayed day's history (and what messages say happened when) is that day's."""
     note = "\n".join(part for part in (request.reason, request.note) if part) or None
     if request.action is Action.EXTEND:
         main = _record(
@@ -712,6 +719,7 @@ def _record_action(
             old=_text(old_due),
             new=_text(changes["due"]),
             note=note,
+            at=at,
         )
     else:
         main = _record(
@@ -724,6 +732,7 @@ def _record_action(
             old=old_state.value,
             new=new_state.value,
             note=note,
+            at=at,
         )
     for name in request.evidence:
         _record(
@@ -734,6 +743,7 @@ def _record_action(
             "evidence_added",
             field="evidence",
             new=name,
+            at=at,
         )
     return main
 
@@ -918,9 +928,10 @@ def _record(
     old: str | None = None,
     new: str | None = None,
     note: str | None = None,
+    at: dt.datetime | None = None,
 ) -> Activity:
     activity = Activity(
-        at=clock.now_utc(),
+        at=at or clock.now_utc(),
         plan_id=plan_id,
         assignment_id=assignment_id,
         actor=actor,
