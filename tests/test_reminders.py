@@ -420,3 +420,20 @@ def test_claims_never_overlap(session: Session, clean_engine: object) -> None:
     _, again = reminders.claim(session, now, 100, lease, wall=later)
     assert len(again) == total
     assert {m.status for m in again} == {DeliveryStatus.SENDING}
+
+
+def test_history_names_the_recipient_in_vietnamese(session: Session) -> None:
+    from models.tables import Activity
+
+    load(session)
+    store.activate_plan(session, "thu-nghiem", "x", D(2024, 2, 1))
+    session.commit()
+    now = clock.now_for(D(2024, 2, 1))
+    token, claimed = reminders.claim(session, now, 10, dt.timedelta(minutes=5))
+    message = next(m for m in claimed if store.outbox_view(session, m)["recipient"] == "Trần Văn E")
+    outcome = reminders.Outcome(DeliveryStatus.SENT, None, "accepted by E-Mail")
+    assert reminders.finish(session, message, token, outcome, now)
+    note = session.exec(select(Activity.note).where(Activity.action == "message_sent")).one()
+    assert (
+        note == "Triển khai kế hoạch gửi Ông/Bà Trần Văn E (Sở Tài chính) qua thư điện tử: đã gửi"
+    )

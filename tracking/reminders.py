@@ -26,11 +26,13 @@ from models.tables import (
     Assignment,
     AssignmentCooperator,
     Contact,
+    Department,
     Dependency,
     OutboxMessage,
     Plan,
 )
 from tracking import clock
+from tracking.labels import outcome_note
 from tracking.status import Action
 
 if TYPE_CHECKING:
@@ -719,7 +721,7 @@ def postpone(
         if result.rowcount != 1:  # type: ignore[attr-defined]
             continue
         postponed += 1
-        session.add(_outcome_activity(message, now, "message_postponed", detail))
+        session.add(_outcome_activity(session, message, now, "message_postponed", detail))
     session.commit()
     return postponed
 
@@ -755,7 +757,7 @@ def finish(
         session.rollback()
         return False
     action = f"message_{outcome.status.value}"
-    session.add(_outcome_activity(message, now, action, outcome.detail))
+    session.add(_outcome_activity(session, message, now, action, outcome.detail))
     if outcome.fall_back:
         fall_back_to_email(session, message, now)
     session.commit()
@@ -763,9 +765,19 @@ def finish(
 
 
 def _outcome_activity(
-    message: OutboxMessage, now: dt.datetime, action: str, detail: str
+    session: Session, message: OutboxMessage, now: dt.datetime, action: str, detail: str
 ) -> Activity:
-    """The history row of what happened to one outbox message."""
+    """The history row of what happened to one outbox message, naming its recipient."""
+    contact = session.get(Contact, message.contact_id)
+    unit = session.get(Department, message.department_id)
+    note = outcome_note(
+        message.kind.value,
+        contact.name if contact else None,
+        (unit.short_name or unit.name) if unit else None,
+        message.channel.value,
+        action,
+        detail,
+    )
     return Activity(
         at=now,
         plan_id=message.plan_id,
@@ -774,7 +786,7 @@ def _outcome_activity(
         action=action,
         field="outbox",
         to_value=str(message.id),
-        note=f"{message.kind.value} · {message.channel.value} · {detail}"[:2000],
+        note=note[:2000],
     )
 
 
