@@ -165,7 +165,7 @@ SAMPLES: dict[ReminderKind, tuple[MessageContext, list[str], list[str]]] = {
         [
             f"Nhiệm vụ VP-01 “{VP01}” do đơn vị chủ trì thực hiện đã quá hạn 2 ngày làm việc"
             " (hạn 31/01/2024).",
-            "Đến nay đơn vị chưa báo cáo hoàn thành.",
+            "Đến nay đơn vị chủ trì chưa báo cáo hoàn thành.",
             "khẩn trương hoàn thành nhiệm vụ và báo cáo kết quả",
             "báo cáo vướng mắc để Sở Nội vụ (Ban Thi đua - Khen thưởng)",
             "Số ngày quá hạn: 2 ngày làm việc",
@@ -292,7 +292,8 @@ SAMPLES: dict[ReminderKind, tuple[MessageContext, list[str], list[str]]] = {
         ["Gia hạn nhiệm vụ PTTH-01", "đến ngày 05/03/2024"],
         [
             "hạn hoàn thành mới là 05/03/2024, hạn ban đầu là 28/02/2024",
-            "người gia hạn: Lê Văn C",
+            f"đã được {SNV} gia hạn",
+            "Người gia hạn: Lê Văn C",
             "Hạn ban đầu: 28/02/2024",
             "Lý do gia hạn",
         ],
