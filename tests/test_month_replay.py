@@ -173,7 +173,7 @@ _STATIC_ROWS = (
 def _html_of(message: EmailMessage) -> str:
     part = message.get_body(("html",))
     assert part is not None, "an email without an HTML part"
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())
 
 
 def _key_lines(html: str) -> tuple[str, ...]:
