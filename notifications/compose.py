@@ -21,11 +21,14 @@ from models.tables import (
     Plan,
 )
 from notifications.templates import (
+    CHAT_LIMIT,
+    Attachment,
     ItemLine,
     MessageContext,
     Rendered,
     addressed_title,
     render,
+    shorten,
 )
 from tracking import clock, links
 from tracking.calendar import WorkCalendar
@@ -47,7 +50,31 @@ def compose(
 ) -> Rendered:
     """``public_url``: GIAOVIEC_PUBLIC_URL read once by a caller composing many messages
     (reading the environment through pydantic costs more than rendering a message)."""
+    if message.kind is ReminderKind.WEEKLY_REPORT:
+        return weekly_report(session, message)
     return render(context_for(session, message, calendar, public_url=public_url))
+
+
+def weekly_report(session: Session, message: OutboxMessage) -> Rendered:
+    """The weekly report as of the message's day: ``tracking.reports``' summary (the words of
+    the Excel report itself) with the workbook attached; the chat gets the text, shortened."""
+    from tracking.reports.data import collect_status
+    from tracking.reports.summary import summary_from_report
+    from tracking.reports.xlsx import report_filename, workbook_bytes, workbook_for
+
+    plan = session.get(Plan, message.plan_id)
+    assert plan is not None
+    status = collect_status(session, message.day, plan.code)
+    name = report_filename(status)
+    subject, html, text = summary_from_report(status, attachment_name=name)
+    workbook = workbook_bytes(workbook_for(status))
+    return Rendered(
+        subject=subject,
+        text=text,
+        html=html,
+        chat=shorten(text, CHAT_LIMIT),
+        attachments=(Attachment(name, workbook),),
+    )
 
 
 def preload(session: Session, messages: Sequence[OutboxMessage]) -> list[Any]:

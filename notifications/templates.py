@@ -33,6 +33,7 @@ __all__ = [
     "KIND_EXPORTS",
     "LAYOUTS",
     "TEMPLATE_DIR",
+    "Attachment",
     "ItemLine",
     "MessageContext",
     "Rendered",
@@ -40,6 +41,7 @@ __all__ = [
     "environment",
     "kind_template",
     "render",
+    "shorten",
     "vn_date",
 ]
 
@@ -122,11 +124,20 @@ class MessageContext:
 
 
 @dataclasses.dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (the weekly report's Excel workbook)."""
+
+    name: str
+    data: bytes
+
+
+@dataclasses.dataclass(frozen=True)
 class Rendered:
     subject: str  # one line
     text: str  # email, plain text
     html: str  # email, HTML
     chat: str  # Zalo, at most CHAT_LIMIT characters
+    attachments: tuple[Attachment, ...] = ()  # email only
 
 
 def render(ctx: MessageContext) -> Rendered:
@@ -163,6 +174,11 @@ def addressed_title(role: str | None, unit: str, *, is_head: bool = False) -> st
         if [w.lower() for w in role_words[-size:]] == [w.lower() for w in unit_words[:size]]:
             return " ".join(role_words[:-size] + unit_words)
     return f"{role}, {unit}" if len(role_words) > 3 else f"{role} {unit}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut between words (for a chat message)."""
+    return _shorten(_nfc(text), limit)
 
 
 def kind_template(kind: ReminderKind) -> str:

@@ -41,9 +41,9 @@ from notifications.sweep import sweep_day
 from tests.browser import csrf_of, http_client
 from tests.conftest import BUILTIN_PLAN
 from tests.smtp_server import SmtpTestServer
-from tracking import clock, store
+from tracking import clock, reminders, store
 from tracking.planio import read_plan_file
-from tracking.settings import get_settings
+from tracking.settings import Settings, get_settings
 
 GOLDEN = Path(__file__).with_name("golden") / "month_replay.txt"
 UPDATE = os.environ.get("GIAOVIEC_UPDATE_GOLDEN") == "1"
@@ -229,7 +229,7 @@ class Month:
                 html = _html_of(got.message)
                 new.append(
                     Mail(
-                        row.day,
+                        self.day,  # the day it arrived (a Monday off sends on the next one)
                         row.kind.value,
                         assignment,
                         f"{contact.name} <{contact.email}>",
@@ -261,6 +261,8 @@ class Month:
         settings = get_settings()
         waiting_confirmation: list[Mail] = []
         while self.day <= LAST:
+            if self.day.weekday() == 0:  # Monday: the weekly report, as the flow enqueues it
+                self._weekly_report(settings)
             result = sweep_day(self.engine, self.day, settings)
             if not result.working_day:
                 self.day += dt.timedelta(days=1)
@@ -288,6 +290,14 @@ class Month:
                 if mail.kind == "submitted" and mail.to.endswith(f"<{COORDINATOR}>"):
                     waiting_confirmation.append(mail)
             self.day += dt.timedelta(days=1)
+
+    def _weekly_report(self, settings: Settings) -> None:
+        with Session(self.engine) as session:
+            plan = store.get_plan(session, PLAN)
+            calendar = store.load_calendar(session)
+            now = clock.now_for(self.day)
+            reminders.enqueue_weekly(session, plan, self.day, now, calendar, settings)
+            session.commit()
 
     def _mail(self, code: str, kind: str) -> Mail:
         """The latest mail of ``kind`` about ``code`` that carries links."""

@@ -33,7 +33,7 @@ from models.tables import (
 )
 from tracking import clock
 from tracking.labels import outcome_note
-from tracking.status import Action
+from tracking.status import Action, missed_the_event
 
 if TYPE_CHECKING:
     from models.planfile import ReminderPolicySpec
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from tracking.settings import Settings
 
 # Reminders about an assignment stop once the work is in the coordinator's hands or closed.
-_REMINDED_STATES = frozenset(
+REMINDED_STATES = frozenset(
     {AssignmentState.NOT_STARTED, AssignmentState.IN_PROGRESS, AssignmentState.BLOCKED}
 )
 _DAILY_KINDS = frozenset(
@@ -51,8 +51,8 @@ _DAILY_KINDS = frozenset(
 # (e.g. "please confirm" after the coordinator already confirmed on the web).
 _MOOT_UNLESS: dict[ReminderKind, frozenset[AssignmentState]] = {
     ReminderKind.SUBMITTED: frozenset({AssignmentState.SUBMITTED}),
-    ReminderKind.EVENT_PASSED: _REMINDED_STATES,
-    ReminderKind.PREREQUISITE_DONE: _REMINDED_STATES,
+    ReminderKind.EVENT_PASSED: REMINDED_STATES,
+    ReminderKind.PREREQUISITE_DONE: REMINDED_STATES,
 }
 _COPIED_KINDS = frozenset({ReminderKind.UPCOMING, ReminderKind.OVERDUE})
 
@@ -117,15 +117,6 @@ class Reminded(Protocol):
     def state(self) -> AssignmentState: ...
 
 
-def missed_the_event(due: dt.date | None, event_date: dt.date | None, today: dt.date) -> bool:
-    """Work that had to be done for the event (due on or before it) and the event has passed.
-
-    Such work is no longer "overdue every day": reminding a unit to prepare a conference that
-    was held last week is false. It gets one notice (``EVENT_PASSED``) and no more reminders.
-    """
-    return due is not None and event_date is not None and due <= event_date < today
-
-
 def daily_notices(
     assignments: Iterable[Reminded],
     cooperators: dict[int, list[int]],
@@ -144,7 +135,7 @@ def daily_notices(
     if not calendar.is_working_day(today):
         return
     for row in assignments:
-        if row.state not in _REMINDED_STATES or row.due is None or row.id is None:
+        if row.state not in REMINDED_STATES or row.due is None or row.id is None:
             continue
         if missed_the_event(row.due, event_date, today):
             assert event_date is not None
@@ -408,7 +399,7 @@ _LIVE_PLAN = col(Plan.activated_at).is_not(None)
 def _candidate_filter(horizon: dt.date) -> Any:
     return and_(
         _LIVE_PLAN,
-        col(Assignment.state).in_(list(_REMINDED_STATES)),
+        col(Assignment.state).in_(list(REMINDED_STATES)),
         col(Assignment.due).is_not(None),
         col(Assignment.due) < horizon,
     )
@@ -474,6 +465,30 @@ def enqueue_kickoff(
     )
 
 
+def enqueue_weekly(
+    session: Session,
+    plan: Plan,
+    day: dt.date,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    settings: Settings,
+) -> Enqueued:
+    """The weekly report of ``plan`` for ``day``, to the coordinator's contacts: an outbox row
+    like every other message (sent by the delivery, recorded in the history), once per day."""
+    if plan.activated_at is None or plan.coordinator_department_id is None:
+        return NOTHING
+    notices = [Notice(ReminderKind.WEEKLY_REPORT, 0, plan.coordinator_department_id, "coordinator")]
+    return enqueue(
+        session,
+        plan,
+        notices,
+        day,
+        send_time(now, calendar, Policy.of(plan)),
+        settings,
+        subject_of=lambda _: f"w:{plan.id}",
+    )
+
+
 def event_notices(
     session: Session, row: Assignment, action: Action, coordinator_id: int | None
 ) -> list[Notice]:
@@ -517,7 +532,7 @@ def ready_dependents(session: Session, assignment_id: int) -> list[tuple[int, in
             select(Assignment.id, Assignment.lead_department_id)
             .join(Dependency, col(Dependency.assignment_id) == col(Assignment.id))
             .where(Dependency.prerequisite_id == assignment_id)
-            .where(col(Assignment.state).in_(list(_REMINDED_STATES)))
+            .where(col(Assignment.state).in_(list(REMINDED_STATES)))
             .order_by(col(Assignment.position), col(Assignment.id))
         )
     )
@@ -650,7 +665,7 @@ def still_relevant(session: Session, message: OutboxMessage) -> bool:
     if message.assignment_id is None:
         return True
     if message.kind in _DAILY_KINDS:
-        wanted = _REMINDED_STATES
+        wanted = REMINDED_STATES
     elif message.kind in _MOOT_UNLESS:
         wanted = _MOOT_UNLESS[message.kind]
     else:

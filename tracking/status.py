@@ -113,6 +113,13 @@ def is_late(
     return today > due
 
 
+def missed_the_event(due: dt.date | None, event_date: dt.date | None, today: dt.date) -> bool:
+    """Work due on or before the event, once the event has passed (if still open, it was not
+    done in time for the event). The rule of docs/plan-file.md ("After the event"): such work
+    gets no more reminders, one ``event_passed`` notice, and reports say so."""
+    return due is not None and event_date is not None and due <= event_date < today
+
+
 def timeliness(
     state: S,
     due: dt.date | None,
