@@ -58,7 +58,9 @@ def assignment(due: dt.date, state: S = S.IN_PROGRESS, ident: int = 1) -> Assign
 
 
 def kinds_on(today: dt.date, row: Assignment, **changes: Any) -> list[tuple[ReminderKind, str]]:
-    notices = reminders.daily_notices([row], {row.id or 0: [20]}, 99, today, CAL, policy(**changes))
+    notices = reminders.daily_notices(
+        [row], {row.id or 0: [20]}, 99, today, CAL, policy(**changes), event_date=None
+    )
     return [(n.kind, n.role) for n in notices]
 
 

@@ -124,7 +124,7 @@ def daily_notices(
     today: dt.date,
     calendar: WorkCalendar,
     policy: Policy,
-    event_date: dt.date | None = None,
+    event_date: dt.date | None,
 ) -> Iterator[Notice]:
     """What the daily sweep owes on ``today``: upcoming, due today, overdue, escalations.
 
