@@ -133,6 +133,13 @@ def floor_statement(day: dt.date, dialect: str) -> str:
         pairs.extend((due, kind.value) for kind in daily_kinds(due, day, calendar, policy))
     literal = "DATE '{}'" if dialect == "postgresql" else "'{}'"
     values = ", ".join(f"({literal.format(d.isoformat())}, '{k}')" for d, k in pairs)
+    # Open work for an event that has passed: one event_passed notice, dated the first working
+    # day after the event (reminders.daily_notices); the events of the last 400 days.
+    events = [day - dt.timedelta(days=back) for back in range(1, 400)]
+    once = {e: calendar.add_working_days(e, 1) for e in events}
+    afters = ", ".join(
+        f"({literal.format(e.isoformat())}, {literal.format(once[e].isoformat())})" for e in events
+    )
     opened = ", ".join(f"'{s}'" for s in _OPEN)
     # Who hears a notice: working staff (heads only when a unit has nobody else), heads for
     # escalations, the coordinating unit's coordinators: the same rule as reminders.recipients.
@@ -144,6 +151,16 @@ live AS (
   JOIN plan p ON p.id = a.plan_id AND p.activated_at IS NOT NULL
   JOIN owed ON owed.due = a.due
   WHERE a.state IN ({opened})
+    -- work for an event that has passed gets no reminder (reminders.missed_the_event)
+    AND NOT (p.event_date IS NOT NULL AND a.due <= p.event_date AND p.event_date < :day)
+),
+after_event(event_date, once) AS (VALUES {afters}),
+passed AS (
+  SELECT a.id, a.plan_id, a.lead_department_id, p.coordinator_department_id, e.once
+  FROM assignment a
+  JOIN plan p ON p.id = a.plan_id AND p.activated_at IS NOT NULL
+  JOIN after_event e ON e.event_date = p.event_date
+  WHERE a.state IN ({opened}) AND a.due <= p.event_date
 ),
 staff AS (SELECT c.id, c.department_id FROM contact c WHERE NOT c.is_head OR NOT EXISTS
   (SELECT 1 FROM contact o WHERE o.department_id = c.department_id AND NOT o.is_head)),
@@ -151,27 +168,35 @@ heads AS (SELECT c.id, c.department_id FROM contact c WHERE c.is_head OR NOT EXI
   (SELECT 1 FROM contact o WHERE o.department_id = c.department_id AND o.is_head)),
 coordinators AS (SELECT c.id, c.department_id FROM contact c WHERE c.is_coordinator OR NOT EXISTS
   (SELECT 1 FROM contact o WHERE o.department_id = c.department_id AND o.is_coordinator)),
-notices(assignment_id, plan_id, department_id, contact_id, kind, role, is_copy) AS (
-  SELECT l.id, l.plan_id, l.lead_department_id, s.id, l.kind, 'lead', false
+notices(assignment_id, plan_id, department_id, contact_id, kind, role, is_copy, day) AS (
+  SELECT l.id, l.plan_id, l.lead_department_id, s.id, l.kind, 'lead', false, :day
     FROM live l JOIN staff s ON s.department_id = l.lead_department_id
     WHERE l.kind <> 'escalation'
   UNION ALL
-  SELECT l.id, l.plan_id, ac.department_id, s.id, l.kind, 'cooperating', true
+  SELECT l.id, l.plan_id, ac.department_id, s.id, l.kind, 'cooperating', true, :day
     FROM live l JOIN assignment_cooperator ac ON ac.assignment_id = l.id
     JOIN staff s ON s.department_id = ac.department_id
     WHERE l.kind IN ('upcoming', 'overdue')
   UNION ALL
-  SELECT l.id, l.plan_id, l.lead_department_id, h.id, l.kind, 'head', false
+  SELECT l.id, l.plan_id, l.lead_department_id, h.id, l.kind, 'head', false, :day
     FROM live l JOIN heads h ON h.department_id = l.lead_department_id
     WHERE l.kind = 'escalation'
   UNION ALL
-  SELECT l.id, l.plan_id, l.coordinator_department_id, k.id, l.kind, 'coordinator', false
+  SELECT l.id, l.plan_id, l.coordinator_department_id, k.id, l.kind, 'coordinator', false, :day
     FROM live l JOIN coordinators k ON k.department_id = l.coordinator_department_id
-    WHERE l.kind = 'escalation'
+    WHERE l.kind = 'escalation' AND l.lead_department_id <> l.coordinator_department_id
+  UNION ALL
+  SELECT x.id, x.plan_id, x.lead_department_id, s.id, 'event_passed', 'lead', false, x.once
+    FROM passed x JOIN staff s ON s.department_id = x.lead_department_id
+  UNION ALL
+  SELECT x.id, x.plan_id, x.coordinator_department_id, k.id, 'event_passed', 'coordinator',
+    false, x.once
+    FROM passed x JOIN coordinators k ON k.department_id = x.coordinator_department_id
+    WHERE x.lead_department_id <> x.coordinator_department_id
 )
 INSERT INTO outbox (subject, contact_id, channel, target, kind, day, plan_id, assignment_id,
   department_id, role, is_copy, status, attempts, next_attempt_at, created_at)
-SELECT 'a:' || n.assignment_id, n.contact_id, 'email', 0, n.kind, :day, n.plan_id,
+SELECT 'a:' || n.assignment_id, n.contact_id, 'email', 0, n.kind, n.day, n.plan_id,
   n.assignment_id, n.department_id, n.role, n.is_copy, 'pending', 0, :now, :now
 FROM notices n WHERE true
 ON CONFLICT DO NOTHING
@@ -239,6 +264,7 @@ def run_naive(url: str, day: dt.date) -> dict[str, Any]:
                 day,
                 calendar,
                 policy,
+                plan.event_date,
             )
             now = reminders.send_time(clock.now_for(day), calendar, policy)
             added = reminders.enqueue(session, plan, notices, day, now, settings).added

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from models.dates import format_vn
 from models.enums import AssignmentState, Timeliness
-from tracking.labels import ACTION_TEXT, FIELD_TEXT
+from tracking.labels import ACTION_TEXT, FIELD_TEXT, KIND_TEXT
 from tracking.status import STATE_LABELS, TIMELINESS_LABELS
 
 if TYPE_CHECKING:
@@ -171,8 +171,8 @@ def assignment_panel(
         info.add_row("Xác nhận bởi", row.confirmed_by)
     if row.evidence:
         info.add_row("Minh chứng", "\n".join(row.evidence))
-    info.add_row("Cần xong trước", ", ".join(view.prerequisites) or "—")
-    info.add_row("Việc phụ thuộc", ", ".join(dependents) or "—")
+    info.add_row("Cần hoàn thành trước", ", ".join(view.prerequisites) or "—")
+    info.add_row("Nhiệm vụ phụ thuộc", ", ".join(dependents) or "—")
     slack = "—" if view.slack is None else f"{view.slack} ngày làm việc"
     info.add_row("Dự phòng", f"{slack}{' (đường găng)' if view.critical else ''}")
     if view.at_risk:
@@ -219,20 +219,6 @@ def _local_time(moment: dt.datetime) -> str:
     return moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
 
 
-KIND_TEXT: dict[str, str] = {
-    "kickoff": "Triển khai kế hoạch",
-    "upcoming": "Sắp đến hạn",
-    "due_today": "Đến hạn hôm nay",
-    "overdue": "Quá hạn",
-    "escalation": "Báo cáo chậm tiến độ",
-    "blocked": "Báo vướng mắc",
-    "submitted": "Chờ xác nhận",
-    "confirmed": "Đã xác nhận",
-    "returned": "Trả lại",
-    "extended": "Gia hạn",
-    "prerequisite_done": "Có thể bắt đầu",
-}
-
 DELIVERY_TEXT: dict[str, tuple[str, str]] = {
     "pending": ("Chờ gửi", "blue"),
     "sending": ("Đang gửi", "cyan"),
@@ -245,8 +231,8 @@ DELIVERY_TEXT: dict[str, tuple[str, str]] = {
 ROLE_TEXT = {
     "lead": "chủ trì",
     "cooperating": "phối hợp",
-    "head": "lãnh đạo",
-    "coordinator": "điều phối",
+    "head": "thủ trưởng",
+    "coordinator": "đầu mối",
 }
 
 

@@ -1,10 +1,11 @@
 """The weekly report: on Monday morning each live plan's coordinator contacts get the weekly
-summary by email, with the Excel status report attached (``tracking.reports``), or as .eml
-files when no SMTP server is configured. The Prefect UI gets the table per unit and the
-overdue list (artifact ``bao-cao-tuan-<plan>``).
+summary with the Excel status report attached (``tracking.reports``). The report is an outbox
+row like every other message: the delivery sends it (or writes it as an .eml file when no
+SMTP server is configured), retries it, and records each outcome in the history. The Prefect
+UI gets the table per unit and the overdue list (artifact ``bao-cao-tuan-<plan>``).
 
-Nothing is written to the database: the report is read-only, and the .eml file names depend
-only on the day, plan and recipient, so a second run rewrites the same files.
+Running the flow again the same day adds nothing to the outbox (one row per plan, recipient
+and day) and sends nothing twice.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from models.dates import format_vn
-from tasks.database import weekly_reports_task
+from models.enums import DeliveryStatus
+from tasks.database import weekly_outcomes_task, weekly_reports_task
 from tasks.reporting import artifact_key, weekly_markdown
-from tasks.sending import SendResult, send_weekly_report_task
+from tasks.sending import deliver_outbox_task
 from tracking import clock
 
 REPORT_KEY_PREFIX = "bao-cao-tuan"
@@ -43,29 +45,29 @@ class WeeklySummary:
 def weekly_report(today: dt.date | None = None) -> WeeklySummary:
     logger = get_run_logger()
     day = clock.today(today)
-    sent = 0
     failed: list[str] = []
     for report in weekly_reports_task(day):
         code = report.progress.plan_code
         if not report.recipients:
             logger.warning("Kế hoạch %s chưa có người nhận của đơn vị điều phối có email.", code)
             failed.append(f"{code}: không có người nhận")
-        for recipient in report.recipients:
-            state = send_weekly_report_task(report.email, recipient, day, code, return_state=True)
-            if state.is_completed():
-                result: SendResult = state.result()
-                if result.sent:
-                    sent += 1
-                    continue
-                failed.append(f"{recipient.email}: {result.detail}")
-            else:
-                failed.append(f"{recipient.email}: {state.message or state.name}")
         create_markdown_artifact(
             weekly_markdown(report),
             key=artifact_key(REPORT_KEY_PREFIX, code),
             description=f"Báo cáo tuần {format_vn(day)} — {report.progress.plan_title}",
         )
+    deliver_outbox_task(clock.now_for(day))
+    sent = later = 0
+    for address, _code, status, error in weekly_outcomes_task(day):
+        if status == DeliveryStatus.SENT.value:
+            sent += 1
+        elif status in (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value):
+            later += 1  # the outbox retries it: the next delivery run sends it
+        else:
+            failed.append(f"{address}: {error or status}")
     message = f"Báo cáo tuần {format_vn(day)}: đã gửi {sent} thư."
+    if later:
+        message += f" {later} thư sẽ được gửi lại sau."
     if failed:
         message += f" Không gửi được: {'; '.join(failed)}."
         raise WeeklyReportNotDelivered(message)

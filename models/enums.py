@@ -56,6 +56,13 @@ class ReminderKind(StrEnum):
     RETURNED = "returned"  # → the lead unit
     EXTENDED = "extended"  # → the lead unit
     PREREQUISITE_DONE = "prerequisite_done"  # → lead units of the dependents: you can start
+    UNBLOCKED = "unblocked"  # a unit's blocker was lifted → coordinator
+    # the event was held while work due for it is still open: no more reminders; → the lead
+    # unit and the coordinator (who decides: cancel, or accept it late)
+    EVENT_PASSED = "event_passed"
+    # Monday: the plan's progress with the Excel report attached → the coordinator. Its words
+    # are tracking.reports' weekly summary, the same as the Excel report's.
+    WEEKLY_REPORT = "weekly_report"
 
 
 class Channel(StrEnum):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from sqlmodel import Session, col, select
 
-from models.enums import ReminderKind
+from models.enums import AssignmentState, ReminderKind
 from models.tables import (
     Activity,
     Assignment,
@@ -19,7 +20,16 @@ from models.tables import (
     OutboxMessage,
     Plan,
 )
-from notifications.templates import ItemLine, MessageContext, Rendered, render
+from notifications.templates import (
+    CHAT_LIMIT,
+    Attachment,
+    ItemLine,
+    MessageContext,
+    Rendered,
+    addressed_title,
+    render,
+    shorten,
+)
 from tracking import clock, links
 from tracking.calendar import WorkCalendar
 
@@ -40,7 +50,31 @@ def compose(
 ) -> Rendered:
     """``public_url``: GIAOVIEC_PUBLIC_URL read once by a caller composing many messages
     (reading the environment through pydantic costs more than rendering a message)."""
+    if message.kind is ReminderKind.WEEKLY_REPORT:
+        return weekly_report(session, message)
     return render(context_for(session, message, calendar, public_url=public_url))
+
+
+def weekly_report(session: Session, message: OutboxMessage) -> Rendered:
+    """The weekly report as of the message's day: ``tracking.reports``' summary (the words of
+    the Excel report itself) with the workbook attached; the chat gets the text, shortened."""
+    from tracking.reports.data import collect_status
+    from tracking.reports.summary import summary_from_report
+    from tracking.reports.xlsx import report_filename, workbook_bytes, workbook_for
+
+    plan = session.get(Plan, message.plan_id)
+    assert plan is not None
+    status = collect_status(session, message.day, plan.code)
+    name = report_filename(status)
+    subject, html, text = summary_from_report(status, attachment_name=name)
+    workbook = workbook_bytes(workbook_for(status))
+    return Rendered(
+        subject=subject,
+        text=text,
+        html=html,
+        chat=shorten(text, CHAT_LIMIT),
+        attachments=(Attachment(name, workbook),),
+    )
 
 
 def preload(session: Session, messages: Sequence[OutboxMessage]) -> list[Any]:
@@ -84,6 +118,7 @@ def context_for(
         if plan.coordinator_department_id
         else None
     )
+    title = addressed_title(contact.role, unit.name, is_head=message.role == "head")
     base = MessageContext(
         kind=message.kind,
         day=message.day,
@@ -96,6 +131,8 @@ def context_for(
         role=message.role,
         is_copy=message.is_copy,
         coordinator_unit=coordinator.name if coordinator else None,
+        recipient_role=" ".join(contact.role.split()) if contact.role else None,
+        recipient_title=title,
     )
     if message.kind is ReminderKind.KICKOFF:
         return _with_items(session, base, plan, message.department_id)
@@ -139,7 +176,7 @@ def _with_assignment(
         "original_due": row.original_due,
         "working_days_left": left,
         "working_days_overdue": overdue,
-        "actor": activity.actor if activity else None,
+        "actor": links.person_of(activity.actor) if activity else None,
         "reason": _reason(activity, row),
         "note": row.submission_note if message.kind is ReminderKind.SUBMITTED else None,
     }
@@ -148,8 +185,47 @@ def _with_assignment(
         if prereq is not None:
             fields["prerequisite_code"] = prereq.code
             fields["prerequisite_title"] = prereq.title
+    if message.kind in _TOLD_WITH_STORY:
+        fields.update(_story(session, row, message.day))
     fields["links"] = _links(session, row, message, public_url)
     return _replace(base, fields)
+
+
+# Messages about work still open, which must say what already happened to it.
+_TOLD_WITH_STORY = frozenset(
+    {
+        ReminderKind.DUE_TODAY,
+        ReminderKind.OVERDUE,
+        ReminderKind.ESCALATION,
+        ReminderKind.EVENT_PASSED,
+    }
+)
+
+
+def _story(session: Session, row: Assignment, day: dt.date) -> dict[str, Any]:
+    """The last submission, and the return that followed it; the blocker in force.
+
+    Read from the history up to the message's day (in Vietnam), so a message never states
+    less than what happened: "submitted on 26/02, returned on 27/02 because …".
+    """
+    story: dict[str, Any] = {}
+    history = session.exec(
+        select(Activity)
+        .where(Activity.assignment_id == row.id)
+        .where(col(Activity.action).in_(["submit", "return", "block"]))
+        .order_by(col(Activity.id))
+    )
+    for event in history:
+        on = clock.local_day(event.at)
+        if on > day:
+            break
+        if event.action == "submit":
+            story = {"submitted_on": on}
+        elif event.action == "return":
+            story.update(returned_on=on, return_reason=event.note)
+        elif row.state is AssignmentState.BLOCKED:
+            story.update(blocked_on=on, blocked_reason=event.note or row.state_reason)
+    return story
 
 
 def _links(

@@ -26,6 +26,8 @@ import datetime as dt
 import email.message
 import email.utils
 import logging
+import mimetypes
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -364,7 +366,24 @@ def _send_email(
         settings.smtp_security,
         contact.email,
     )
-    return send_one(url, title=rendered.subject, body=rendered.html, body_format="html", link=link)
+    if not rendered.attachments:
+        return send_one(
+            url, title=rendered.subject, body=rendered.html, body_format="html", link=link
+        )
+    with tempfile.TemporaryDirectory(prefix="giaoviec-attachments-") as folder:
+        files = []
+        for attachment in rendered.attachments:
+            path = Path(folder) / attachment.name
+            path.write_bytes(attachment.data)
+            files.append(path)
+        return send_one(
+            url,
+            title=rendered.subject,
+            body=rendered.html,
+            body_format="html",
+            attachments=files,
+            link=link,
+        )
 
 
 def write_eml(
@@ -379,6 +398,11 @@ def write_eml(
     mail["Message-ID"] = email.utils.make_msgid(idstring=f"giaoviec-{message.id}")
     mail.set_content(rendered.text)
     mail.add_alternative(rendered.html, subtype="html")
+    for attachment in rendered.attachments:
+        maintype, _, subtype = _mime_type(attachment.name).partition("/")
+        mail.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.name
+        )
     folder = settings.outbox_folder / message.day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{message.id:06d}-{message.kind.value}-{contact.id}.eml"
@@ -388,6 +412,10 @@ def write_eml(
     chat = path.with_suffix(".txt")
     chat.write_text(rendered.chat, encoding="utf-8")
     return path
+
+
+def _mime_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _send_zns(

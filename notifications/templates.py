@@ -33,12 +33,15 @@ __all__ = [
     "KIND_EXPORTS",
     "LAYOUTS",
     "TEMPLATE_DIR",
+    "Attachment",
     "ItemLine",
     "MessageContext",
     "Rendered",
+    "addressed_title",
     "environment",
     "kind_template",
     "render",
+    "shorten",
     "vn_date",
 ]
 
@@ -107,6 +110,25 @@ class MessageContext:
     prerequisite_title: str | None = None
     items: tuple[ItemLine, ...] = ()  # kickoff: the unit's assignments
     links: tuple[tuple[str, str], ...] = ()  # (label, url) action links
+    # The person as the record names them: the role ("Giám đốc Đài") and the title it makes
+    # with the unit ("Giám đốc Đài Phát thanh và Truyền hình An Giang"); see ``addressed_title``.
+    recipient_role: str | None = None
+    recipient_title: str | None = None
+    # What happened to the work so far, so overdue and escalation texts tell the truth: the
+    # last submission, and the return or blocker that followed it (day and reason).
+    submitted_on: dt.date | None = None
+    returned_on: dt.date | None = None
+    return_reason: str | None = None
+    blocked_on: dt.date | None = None
+    blocked_reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (the weekly report's Excel workbook)."""
+
+    name: str
+    data: bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +137,7 @@ class Rendered:
     text: str  # email, plain text
     html: str  # email, HTML
     chat: str  # Zalo, at most CHAT_LIMIT characters
+    attachments: tuple[Attachment, ...] = ()  # email only
 
 
 def render(ctx: MessageContext) -> Rendered:
@@ -126,6 +149,36 @@ def render(ctx: MessageContext) -> Rendered:
         html=_nfc(env.get_template("email.html.j2").render(ctx=ctx)),
         chat=_render_chat(ctx),
     )
+
+
+def addressed_title(role: str | None, unit: str, *, is_head: bool = False) -> str:
+    """How a person's title reads after their name: the role merged with the unit's name.
+
+    "Giám đốc Đài" + "Đài Phát thanh và Truyền hình An Giang" → "Giám đốc Đài Phát thanh và
+    Truyền hình An Giang" (the shared word once); "Tổng Biên tập" + "Báo An Giang" → "Tổng
+    Biên tập Báo An Giang"; a longer role that names its own section is followed by a comma
+    and the unit, without the unit's parenthesis when the role already says it ("Trưởng ban
+    Ban Thi đua - Khen thưởng, Sở Nội vụ"). No role: the unit's head is "Thủ trưởng" of it.
+    """
+    if not role:
+        return f"Thủ trưởng {unit}" if is_head else unit
+    role = " ".join(role.split())
+    base, _, inside = unit.partition(" (")
+    inside = inside.rstrip(")")
+    if inside and inside.lower() in role.lower():
+        unit = base
+    if unit.lower() in role.lower():
+        return role
+    role_words, unit_words = role.split(), unit.split()
+    for size in range(min(len(role_words), len(unit_words)), 0, -1):
+        if [w.lower() for w in role_words[-size:]] == [w.lower() for w in unit_words[:size]]:
+            return " ".join(role_words[:-size] + unit_words)
+    return f"{role}, {unit}" if len(role_words) > 3 else f"{role} {unit}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut between words (for a chat message)."""
+    return _shorten(_nfc(text), limit)
 
 
 def kind_template(kind: ReminderKind) -> str:

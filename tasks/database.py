@@ -18,12 +18,12 @@ import datetime as dt
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from models.tables import Contact, Plan
+from models.enums import ReminderKind
+from models.tables import Contact, OutboxMessage, Plan
 from notifications import sweep
 from tasks.reporting import (
-    EmailContent,
     PlanProgress,
     Recipient,
     WeeklyReport,
@@ -31,10 +31,7 @@ from tasks.reporting import (
     progress_rows,
     unit_progress,
 )
-from tracking import db, reminders, store
-from tracking.reports.data import collect_status
-from tracking.reports.summary import summary_from_report
-from tracking.reports.xlsx import report_filename, workbook_bytes, workbook_for
+from tracking import clock, db, reminders, store
 from tracking.settings import get_settings
 
 SYSTEM_ACTOR = sweep.SWEEP_ACTOR
@@ -86,28 +83,48 @@ def progress_rows_task(day: dt.date) -> list[PlanProgress]:
 
 @task(name="weekly-reports", cache_policy=NO_CACHE)
 def weekly_reports_task(day: dt.date) -> list[WeeklyReport]:
-    """For each live plan: the weekly summary email with the Excel report attached (the same
-    day's data, read once), the table per unit, the overdue list, and who must receive it."""
-    with Session(db.default_engine()) as session:
+    """For each live plan: the weekly report put in the outbox for the coordinator's contacts
+    (the delivery sends it, with the Excel report attached, and records each outcome), and the
+    table per unit and the overdue list for the Prefect UI."""
+    settings = get_settings()
+    with db.session_scope() as session:
         calendar = store.load_calendar(session)
         reports = []
         for plan in store.list_plans(session):
             if plan.activated_at is None:  # its contacts may still be placeholders
                 continue
-            status = collect_status(session, day, plan.code)
-            views = [row.view for row in status.rows]
-            name = report_filename(status)
-            subject, html, text = summary_from_report(status, attachment_name=name)
-            workbook = workbook_bytes(workbook_for(status))
+            views = store.plan_status(session, day, plan.code)
+            enqueued = reminders.enqueue_weekly(
+                session, plan, day, clock.now_for(day), calendar, settings
+            )
             reports.append(
                 WeeklyReport(
                     progress=PlanProgress(plan.code, plan.title, day, unit_progress(views)),
                     overdue=overdue_items(views, day, calendar),
-                    email=EmailContent(subject, text, html, name, workbook),
                     recipients=_coordinator_recipients(session, plan),
+                    enqueued=enqueued.added,
                 )
             )
         return reports
+
+
+@task(name="weekly-report-outcomes", cache_policy=NO_CACHE)
+def weekly_outcomes_task(day: dt.date) -> list[tuple[str, str, str, str | None]]:
+    """(address, plan code, delivery status, last error) of every weekly report of ``day``."""
+    with Session(db.default_engine()) as session:
+        rows = session.exec(
+            select(OutboxMessage, Contact, Plan)
+            .join(Contact, col(Contact.id) == col(OutboxMessage.contact_id))
+            .join(Plan, col(Plan.id) == col(OutboxMessage.plan_id))
+            .where(OutboxMessage.kind == ReminderKind.WEEKLY_REPORT)
+            .where(OutboxMessage.day == day)
+            .where(col(OutboxMessage.fallback_of_id).is_(None))
+            .order_by(col(OutboxMessage.id))
+        )
+        return [
+            (contact.email or contact.name, plan.code, message.status.value, message.last_error)
+            for message, contact, plan in rows
+        ]
 
 
 def _coordinator_recipients(session: Session, plan: Plan) -> tuple[Recipient, ...]:

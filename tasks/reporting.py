@@ -90,12 +90,13 @@ class EmailContent:
 
 @dataclasses.dataclass(frozen=True)
 class WeeklyReport:
-    """What the coordinator of one plan receives on Monday morning, and who that is."""
+    """What the coordinator of one plan receives on Monday morning, and who that is. The
+    email itself is an outbox row (``notifications.compose.weekly_report`` words it)."""
 
     progress: PlanProgress
     overdue: tuple[OverdueItem, ...]
-    email: EmailContent  # tracking.reports' weekly summary, with the Excel report attached
     recipients: tuple[Recipient, ...]
+    enqueued: int = 0  # outbox rows added (none when this day's report was already there)
 
 
 # --- progress ---------------------------------------------------------------------------

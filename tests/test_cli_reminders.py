@@ -33,7 +33,7 @@ def test_activate_remind_deliver_round_trip(clean_engine: Engine) -> None:
     assert kickoff and {m["kind"] for m in kickoff} == {"kickoff"}
 
     code, out, _ = giaoviec("remind", "--dry-run", "--today", "2024-03-04")
-    assert code == 0 and "Sẽ đưa" in out and "Quá hạn" in out
+    assert code == 0 and "Sẽ đưa" in out and "Nhắc việc quá hạn" in out
     assert len(outbox_json()) == len(kickoff)  # the dry run changed nothing
 
     code, out, _ = giaoviec("remind", "--today", "2024-03-04")

@@ -45,10 +45,11 @@ from flows.daily_sweep import daily_sweep
 from flows.kickoff import kickoff
 from flows.weekly_report import WeeklyReportNotDelivered, weekly_report
 from models.enums import DeliveryStatus, ReminderKind
-from models.tables import OutboxMessage, Plan
+from models.tables import Activity, OutboxMessage, Plan
+from notifications.delivery import deliver
 from tests.conftest import BUILTIN_PLAN, REPO
 from tests.smtp_server import SmtpTestServer
-from tracking import store
+from tracking import clock, store
 from tracking.planio import read_plan_file
 from tracking.settings import get_settings
 from tracking.status import Action
@@ -278,16 +279,18 @@ def test_kickoff_of_an_unknown_plan_fails_with_a_message(
 # --- weekly report ----------------------------------------------------------------------
 
 
+WEEKLY_FILES = "*-weekly_report-*.eml"
+
+
 @pytest.mark.usefixtures("prefect_api")
 def test_weekly_report_writes_one_email_per_coordinator(
     session: Session, clean_engine: Engine
 ) -> None:
     load_an_giang(session)
-    rows_before = outbox_count(session)
     state = weekly_report(today=MONDAY, return_state=True)
     summary = state.result()
     assert summary.sent == 2 and summary.failed == ()
-    files = eml_files("bao-cao-tuan-*.eml")
+    files = eml_files(WEEKLY_FILES)
     assert len(files) == 2
     mails = [read_mail(path) for path in files]
     assert {m["To"].addresses[0].addr_spec for m in mails} == COORDINATORS
@@ -304,7 +307,11 @@ def test_weekly_report_writes_one_email_per_coordinator(
     assert attachment.get_filename() == f"bao-cao-{ANG}-2024-03-04.xlsx"
     workbook = load_workbook(io.BytesIO(attachment.get_content()))
     assert "Tổng hợp" in workbook.sheetnames
-    assert outbox_count(session) == rows_before  # the report writes nothing to the outbox
+    # The report is in the outbox and the history like every other message.
+    weekly = {"kind": ReminderKind.WEEKLY_REPORT, "day": MONDAY}
+    assert outbox_count(session, **weekly, status=DeliveryStatus.SENT) == 2
+    notes = session.exec(select(Activity.note).where(Activity.action == "message_sent")).all()
+    assert sum("Báo cáo tuần gửi Ông/Bà" in (note or "") for note in notes) == 2
 
     # The Prefect UI gets the table per unit and the overdue list.
     flow_run_id = state.state_details.flow_run_id
@@ -314,8 +321,9 @@ def test_weekly_report_writes_one_email_per_coordinator(
     assert "Nhiệm vụ quá hạn: **5**" in artifact.data
     assert all(f"**{code}**" in artifact.data for code in overdue)
 
-    weekly_report(today=MONDAY)  # again: the same two files, rewritten
-    assert len(eml_files("bao-cao-tuan-*.eml")) == 2
+    again = weekly_report(today=MONDAY)  # again: nothing new is enqueued, nothing re-sent
+    assert again.sent == 2 and outbox_count(session, **weekly) == 2
+    assert len(eml_files(WEEKLY_FILES)) == 2
 
 
 @pytest.mark.usefixtures("prefect_api")
@@ -323,53 +331,48 @@ def test_weekly_report_by_smtp_reaches_every_coordinator_it_can(
     session: Session, clean_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     load_an_giang(session)
+
+    def reports(smtp: SmtpTestServer) -> list[str]:
+        return [
+            m.rcpt_tos[0]
+            for m in smtp.messages
+            if str(m.message["Subject"]).startswith("Báo cáo tuần")
+        ]
+
     with SmtpTestServer() as smtp:
         use_smtp(smtp, monkeypatch)
         assert weekly_report(today=MONDAY).sent == 2
-        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == sorted(COORDINATORS)
+        assert sorted(reports(smtp)) == sorted(COORDINATORS)
         for received in smtp.messages:
-            assert str(received.message["Subject"]).startswith("Báo cáo tuần")
-            [attachment] = list(received.message.iter_attachments())
-            assert attachment.get_filename() == f"bao-cao-{ANG}-2024-03-04.xlsx"
+            if str(received.message["Subject"]).startswith("Báo cáo tuần"):
+                [attachment] = list(received.message.iter_attachments())
+                assert attachment.get_filename() == f"bao-cao-{ANG}-2024-03-04.xlsx"
 
         refused = "chuyenvien.bantdkt@example.gov.vn"
         smtp.reject(refused)  # 550: permanent, not retried
         with pytest.raises(WeeklyReportNotDelivered, match=refused):
-            weekly_report(today=MONDAY)
-        # The other coordinator still got this week's report.
-        assert [m.rcpt_tos[0] for m in smtp.messages].count("truongban.bantdkt@example.gov.vn") == 2
+            weekly_report(today=MONDAY + dt.timedelta(days=7))
+        # The other coordinator still got that week's report.
+        assert reports(smtp).count("truongban.bantdkt@example.gov.vn") == 2
     assert eml_files() == []
 
 
 @pytest.mark.usefixtures("prefect_api")
-def test_weekly_report_retries_a_temporary_refusal(
+def test_weekly_report_refused_for_now_is_sent_by_the_next_delivery(
     session: Session, clean_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows import weekly_report as module
-    from notifications.apprise_adapter import Outcome, send_one
-    from tasks import sending
-
     load_an_giang(session)
     deferred = "truongban.bantdkt@example.gov.vn"
-    outcomes: list[Outcome] = []
     with SmtpTestServer() as smtp:
         use_smtp(smtp, monkeypatch)
         smtp.defer(deferred)  # 451: try again later
-
-        def send_then_recover(url: str, **kwargs: Any) -> Any:
-            result = send_one(url, **kwargs)
-            if deferred in url.replace("%40", "@"):
-                outcomes.append(result.outcome)
-            smtp.accept_all()  # the server is fine again for the next try
-            return result
-
-        monkeypatch.setattr(sending, "send_one", send_then_recover)
-        # The decorator's retries, without their minutes of waiting.
-        quick = sending.send_weekly_report_task.with_options(retry_delay_seconds=0)
-        monkeypatch.setattr(module, "send_weekly_report_task", quick)
-        assert weekly_report(today=MONDAY).sent == 2
-        assert outcomes == [Outcome.TRANSIENT, Outcome.SENT]
-        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == sorted(COORDINATORS)
+        summary = weekly_report(today=MONDAY)
+        assert summary.sent == 1 and "1 thư sẽ được gửi lại sau" in summary.message
+        smtp.accept_all()  # the server is fine again for the next delivery run
+        later = clock.now_for(MONDAY) + dt.timedelta(hours=2)
+        deliver(clean_engine, get_settings(), later)
+        got = [m.rcpt_tos[0] for m in smtp.messages if "Báo cáo tuần" in str(m.message["Subject"])]
+        assert sorted(got) == sorted(COORDINATORS)
 
 
 # --- the command line -------------------------------------------------------------------

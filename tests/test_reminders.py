@@ -58,7 +58,9 @@ def assignment(due: dt.date, state: S = S.IN_PROGRESS, ident: int = 1) -> Assign
 
 
 def kinds_on(today: dt.date, row: Assignment, **changes: Any) -> list[tuple[ReminderKind, str]]:
-    notices = reminders.daily_notices([row], {row.id or 0: [20]}, 99, today, CAL, policy(**changes))
+    notices = reminders.daily_notices(
+        [row], {row.id or 0: [20]}, 99, today, CAL, policy(**changes), event_date=None
+    )
     return [(n.kind, n.role) for n in notices]
 
 
@@ -230,11 +232,88 @@ def test_actions_notify_at_once_in_the_same_transaction(session: Session) -> Non
     }
     assert got == {
         (K.BLOCKED, "A", "Lê Văn C"),  # the coordinator
+        (K.UNBLOCKED, "A", "Lê Văn C"),  # …and hears that the blocker was lifted
         (K.SUBMITTED, "A", "Lê Văn C"),
         (K.CONFIRMED, "A", "Phạm Thị D"),  # the lead unit's staff
         (K.PREREQUISITE_DONE, "B", "Phạm Thị D"),  # B and C wait on A
         (K.PREREQUISITE_DONE, "C", "Trần Văn E"),
     }
+
+
+def prerequisite_notices(session: Session) -> Counter[tuple[str | None, str | None]]:
+    rows = [r for r in outbox(session) if r.kind is K.PREREQUISITE_DONE]
+    return Counter(
+        (store.outbox_view(session, r)["assignment"], store.outbox_view(session, r)["recipient"])
+        for r in rows
+    )
+
+
+def test_one_confirmation_tells_a_unit_about_each_of_its_dependents(session: Session) -> None:
+    # Both B and C (led by SNV here) wait only on A: one confirmation, two notices to the same
+    # person. They used to share one outbox subject, so the unique key kept only one.
+    c_led_by_snv = "    title: Thẩm định kinh phí\n    lead: SNV"
+    load(session, PLAN.replace("    title: Thẩm định kinh phí\n    lead: STC", c_led_by_snv))
+    store.activate_plan(session, "thu-nghiem", "x", D(2024, 2, 1))
+    today = D(2024, 2, 20)
+    store.act(session, "A", store.ActionRequest(Action.SUBMIT, "snv"), today)
+    store.act(session, "A", store.ActionRequest(Action.CONFIRM, "ban-tdkt"), today)
+    session.commit()
+    assert prerequisite_notices(session) == Counter(
+        {("B", "Phạm Thị D"): 1, ("C", "Phạm Thị D"): 1}
+    )
+
+
+def test_can_start_goes_out_only_when_the_last_prerequisite_is_confirmed(
+    session: Session,
+) -> None:
+    load(session)
+    store.activate_plan(session, "thu-nghiem", "x", D(2024, 2, 1))
+    today = D(2024, 2, 20)
+    for code in ("A", "C", "B"):
+        store.act(session, code, store.ActionRequest(Action.SUBMIT, "u"), today)
+    store.act(session, "A", store.ActionRequest(Action.CONFIRM, "ban-tdkt"), today)
+    store.act(session, "C", store.ActionRequest(Action.CONFIRM, "ban-tdkt"), today)
+    session.commit()
+    # HN waits on B and C: C is done, B is not, so HN hears nothing yet.
+    assert ("HN", "Phạm Thị D") not in prerequisite_notices(session)
+    store.act(session, "B", store.ActionRequest(Action.CONFIRM, "ban-tdkt"), today)
+    session.commit()
+    assert prerequisite_notices(session)[("HN", "Phạm Thị D")] == 1
+
+
+def test_please_confirm_is_dropped_once_the_coordinator_has_confirmed(session: Session) -> None:
+    load(session)
+    store.activate_plan(session, "thu-nghiem", "x", D(2024, 2, 1))
+    today = D(2024, 2, 20)
+    store.act(session, "A", store.ActionRequest(Action.SUBMIT, "snv"), today)
+    session.commit()
+    asking = [r for r in outbox(session) if r.kind is K.SUBMITTED]
+    assert asking and all(reminders.still_relevant(session, r) for r in asking)
+    store.act(session, "A", store.ActionRequest(Action.CONFIRM, "ban-tdkt"), today)
+    session.commit()
+    assert not any(reminders.still_relevant(session, r) for r in asking)
+
+
+def test_no_reminders_after_the_event_for_work_that_was_due_for_it(session: Session) -> None:
+    load(session)  # event 15/03/2024 (Friday); A due 28/02, HN due 15/03
+    store.activate_plan(session, "thu-nghiem", "x", D(2024, 2, 1))
+    session.commit()
+
+    def day(d: dt.date) -> Counter[tuple[str, str | None]]:
+        result = reminders.enqueue_daily(session, d, clock.now_for(d), CAL, get_settings())
+        session.commit()
+        rows = store.outbox_rows(session, ids=list(result.new_ids))
+        return Counter((r.kind.value, store.outbox_view(session, r)["assignment"]) for r in rows)
+
+    assert day(D(2024, 3, 14))[("overdue", "A")] == 2  # the lead unit and STC's copy
+    after = day(D(2024, 3, 18))  # the first working day after the event
+    assert {kind for kind, _ in after} == {"event_passed"}
+    assert after[("event_passed", "A")] == 1  # SNV leads and coordinates: one notice
+    assert after[("event_passed", "HN")] == 1
+    assert day(D(2024, 3, 19)) == Counter()  # the notice keeps its day: nothing again
+    assert day(D(2024, 3, 27)) == Counter()
+    rows = [r for r in outbox(session) if r.kind is K.EVENT_PASSED]
+    assert {r.day for r in rows} == {D(2024, 3, 18)}
 
 
 def test_a_failed_action_enqueues_nothing(session: Session) -> None:
@@ -343,3 +422,20 @@ def test_claims_never_overlap(session: Session, clean_engine: object) -> None:
     _, again = reminders.claim(session, now, 100, lease, wall=later)
     assert len(again) == total
     assert {m.status for m in again} == {DeliveryStatus.SENDING}
+
+
+def test_history_names_the_recipient_in_vietnamese(session: Session) -> None:
+    from models.tables import Activity
+
+    load(session)
+    store.activate_plan(session, "thu-nghiem", "x", D(2024, 2, 1))
+    session.commit()
+    now = clock.now_for(D(2024, 2, 1))
+    token, claimed = reminders.claim(session, now, 10, dt.timedelta(minutes=5))
+    message = next(m for m in claimed if store.outbox_view(session, m)["recipient"] == "Trần Văn E")
+    outcome = reminders.Outcome(DeliveryStatus.SENT, None, "accepted by E-Mail")
+    assert reminders.finish(session, message, token, outcome, now)
+    note = session.exec(select(Activity.note).where(Activity.action == "message_sent")).one()
+    assert (
+        note == "Triển khai kế hoạch gửi Ông/Bà Trần Văn E (Sở Tài chính) qua thư điện tử: đã gửi"
+    )

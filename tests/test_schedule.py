@@ -179,3 +179,25 @@ def test_blocked_prerequisite_puts_dependents_at_risk() -> None:
     states["side"] = S.BLOCKED
     risk = at_risk(order, due, prereqs, states, D(2024, 2, 1))
     assert risk["conference"] == "side đang vướng mắc"
+
+
+def test_a_prerequisite_submitted_on_time_is_not_called_late() -> None:
+    # produce (due 28/02) was submitted on 27/02 and awaits confirmation: its own status says
+    # "Chờ xác nhận (trong hạn)", so its dependents' note must not say "đã quá hạn".
+    order, due, prereqs = _chain()
+    states = dict.fromkeys(due, S.IN_PROGRESS)
+    states["produce"] = S.SUBMITTED
+    today = D(2024, 3, 1)
+    on_time = at_risk(order, due, prereqs, states, today, submitted_on={"produce": D(2024, 2, 27)})
+    assert on_time["review"] == "produce đang chờ xác nhận"
+    late = at_risk(order, due, prereqs, states, today, submitted_on={"produce": D(2024, 2, 29)})
+    assert late["review"] == "produce đã quá hạn"
+
+
+def test_no_slack_for_closed_work_nor_after_the_event() -> None:
+    order, due, prereqs = _chain()
+    before = critical_path(order, due, prereqs, EVENT, CAL, today=D(2024, 3, 1), closed={"produce"})
+    assert before.slack["produce"] is None and "produce" not in before.path
+    assert before.slack["review"] == 0
+    after = critical_path(order, due, prereqs, EVENT, CAL, today=EVENT + dt.timedelta(days=1))
+    assert after.path == [] and set(after.slack.values()) == {None}

@@ -74,6 +74,7 @@ def _reference_rows(session: Session, day: dt.date) -> Counter[tuple[str, int, s
             day,
             calendar,
             reminders.Policy.of(plan),
+            plan.event_date,
         )
         for row in reminders.outbox_rows(plan, notices, contacts, day, clock.now_utc(), settings):
             owed[(row["subject"], row["contact_id"], row["kind"], row["role"])] += 1

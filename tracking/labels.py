@@ -45,6 +45,7 @@ ACTION_TEXT: dict[str, str] = {
     "message_failed": "Gửi tin thất bại",
     "message_unknown": "Không rõ kết quả gửi tin",
     "message_cancelled": "Bỏ tin không còn cần gửi",
+    "message_postponed": "Hoãn gửi tin",
 }
 
 # …and the fields they changed.
@@ -59,3 +60,57 @@ FIELD_TEXT: dict[str, str] = {
     "working": "Ngày làm việc",
     "outbox": "Tin số",
 }
+
+# What a message is about (outbox kinds), as listings and the history name it. The words
+# follow docs/glossary.md.
+KIND_TEXT: dict[str, str] = {
+    "kickoff": "Triển khai kế hoạch",
+    "upcoming": "Nhắc việc sắp đến hạn",
+    "due_today": "Nhắc việc đến hạn hôm nay",
+    "overdue": "Nhắc việc quá hạn",
+    "escalation": "Thông báo chậm tiến độ",
+    "blocked": "Báo vướng mắc",
+    "unblocked": "Đã gỡ vướng mắc",
+    "submitted": "Đề nghị xác nhận hoàn thành",
+    "confirmed": "Xác nhận hoàn thành",
+    "returned": "Trả lại kết quả",
+    "extended": "Gia hạn",
+    "prerequisite_done": "Có thể bắt đầu",
+    "event_passed": "Không hoàn thành trước thời gian tổ chức",
+    "weekly_report": "Báo cáo tuần",
+}
+
+CHANNEL_TEXT: dict[str, str] = {
+    "email": "thư điện tử",
+    "zalo": "Zalo",
+    "zns": "tin ZNS",
+    "apprise": "kênh bổ sung",
+}
+
+# What became of a message, as the history's note says it.
+OUTCOME_TEXT: dict[str, str] = {
+    "message_sent": "đã gửi",
+    "message_pending": "chưa gửi được, sẽ gửi lại",
+    "message_postponed": "hoãn gửi, sẽ gửi lại",
+    "message_failed": "gửi thất bại",
+    "message_unknown": "không rõ kết quả gửi",
+    "message_cancelled": "không gửi vì không còn cần thiết",
+}
+
+
+def outcome_note(
+    kind: str, recipient: str | None, unit: str | None, channel: str, action: str, detail: str
+) -> str:
+    """A message's outcome for the history, in Vietnamese and naming the recipient:
+    "Nhắc việc quá hạn gửi Ông/Bà Phan Thị P (Đài PT-TH An Giang) qua thư điện tử: đã gửi".
+    The sender's technical detail is kept only when something went wrong."""
+    who = f"Ông/Bà {recipient}" if recipient else "người nhận"
+    if unit:
+        who += f" ({unit})"
+    text = (
+        f"{KIND_TEXT.get(kind, kind)} gửi {who} qua {CHANNEL_TEXT.get(channel, channel)}: "
+        f"{OUTCOME_TEXT.get(action, action)}"
+    )
+    if action != "message_sent" and detail:
+        text += f" ({detail})"
+    return text

@@ -48,6 +48,7 @@ __all__ = [
     "kinds_for_message",
     "link_settings",
     "make_token",
+    "person_of",
     "read_token",
     "resolve",
     "secret_key",
@@ -59,6 +60,14 @@ SECRET_FILE = "secret_key"
 _USED = "Liên kết này đã được sử dụng. Mỗi liên kết chỉ dùng được một lần."
 
 LINK_LABELS = ACTION_BUTTONS  # a link is the same action as the page's button
+# How the history marks an action taken through a link ("Trần Thị B (VP.UBND tỉnh, qua liên
+# kết)"). A message names only the person (``person_of``): how they clicked is no news.
+VIA_LINK = ", qua liên kết"
+
+
+def person_of(actor: str) -> str:
+    """The history's actor without the link mark: "Trần Thị B (VP.UBND tỉnh)"."""
+    return actor.replace(VIA_LINK + ")", ")")
 
 
 class LinkSettings(BaseSettings):
@@ -109,7 +118,7 @@ class LinkTarget:
     def actor(self) -> str:
         """How the person is named in the history: the link proves who received it."""
         unit = self.department.short_name or self.department.name
-        return f"{self.contact.name} ({unit}, qua liên kết)"
+        return f"{self.contact.name} ({unit}{VIA_LINK})"
 
 
 # --- the secret -------------------------------------------------------------------------
@@ -203,6 +212,7 @@ _UNIT_KINDS = frozenset(
         ReminderKind.RETURNED,
         ReminderKind.EXTENDED,
         ReminderKind.PREREQUISITE_DONE,
+        ReminderKind.EVENT_PASSED,  # work done but not reported can still be reported
     }
 )
 

@@ -26,12 +26,14 @@ from models.tables import (
     Assignment,
     AssignmentCooperator,
     Contact,
+    Department,
     Dependency,
     OutboxMessage,
     Plan,
 )
 from tracking import clock
-from tracking.status import Action
+from tracking.labels import outcome_note
+from tracking.status import Action, missed_the_event
 
 if TYPE_CHECKING:
     from models.planfile import ReminderPolicySpec
@@ -39,12 +41,19 @@ if TYPE_CHECKING:
     from tracking.settings import Settings
 
 # Reminders about an assignment stop once the work is in the coordinator's hands or closed.
-_REMINDED_STATES = frozenset(
+REMINDED_STATES = frozenset(
     {AssignmentState.NOT_STARTED, AssignmentState.IN_PROGRESS, AssignmentState.BLOCKED}
 )
 _DAILY_KINDS = frozenset(
     {ReminderKind.UPCOMING, ReminderKind.DUE_TODAY, ReminderKind.OVERDUE, ReminderKind.ESCALATION}
 )
+# A message asking the coordinator to act is moot once the work left the state it asked about
+# (e.g. "please confirm" after the coordinator already confirmed on the web).
+_MOOT_UNLESS: dict[ReminderKind, frozenset[AssignmentState]] = {
+    ReminderKind.SUBMITTED: frozenset({AssignmentState.SUBMITTED}),
+    ReminderKind.EVENT_PASSED: REMINDED_STATES,
+    ReminderKind.PREREQUISITE_DONE: REMINDED_STATES,
+}
 _COPIED_KINDS = frozenset({ReminderKind.UPCOMING, ReminderKind.OVERDUE})
 
 
@@ -88,6 +97,9 @@ class Notice:
     department_id: int
     role: str  # lead, cooperating, head, coordinator
     is_copy: bool = False
+    # The outbox day when it is not the day of enqueuing: a once-only notice keeps one fixed
+    # day, so computing it again on a later day adds nothing.
+    day: dt.date | None = None
 
 
 class Reminded(Protocol):
@@ -112,17 +124,35 @@ def daily_notices(
     today: dt.date,
     calendar: WorkCalendar,
     policy: Policy,
+    event_date: dt.date | None,
 ) -> Iterator[Notice]:
-    """What the daily sweep owes on ``today``: upcoming, due today, overdue, escalations."""
+    """What the daily sweep owes on ``today``: upcoming, due today, overdue, escalations.
+
+    Once the event has passed, open work that was due for it gets, instead, one
+    ``EVENT_PASSED`` notice (to its lead unit, and to the coordinator who decides what becomes
+    of it), dated the first working day after the event so that later days add nothing.
+    """
     if not calendar.is_working_day(today):
         return
     for row in assignments:
-        if row.state not in _REMINDED_STATES or row.due is None or row.id is None:
+        if row.state not in REMINDED_STATES or row.due is None or row.id is None:
+            continue
+        if missed_the_event(row.due, event_date, today):
+            assert event_date is not None
+            once = calendar.add_working_days(event_date, 1)
+            yield Notice(
+                ReminderKind.EVENT_PASSED, row.id, row.lead_department_id, "lead", day=once
+            )
+            if coordinator_id is not None and coordinator_id != row.lead_department_id:
+                yield Notice(
+                    ReminderKind.EVENT_PASSED, row.id, coordinator_id, "coordinator", day=once
+                )
             continue
         for kind in daily_kinds(row.due, today, calendar, policy):
             if kind is ReminderKind.ESCALATION:
                 yield Notice(kind, row.id, row.lead_department_id, "head")
-                if coordinator_id is not None:
+                # The coordinator's own work: its head already hears it as the unit's head.
+                if coordinator_id is not None and coordinator_id != row.lead_department_id:
                     yield Notice(kind, row.id, coordinator_id, "coordinator")
                 continue
             yield Notice(kind, row.id, row.lead_department_id, "lead")
@@ -254,7 +284,7 @@ def outbox_rows(
                     "channel": channel,
                     "target": target,
                     "kind": notice.kind.value,
-                    "day": day,
+                    "day": notice.day or day,
                     "plan_id": plan.id,
                     "assignment_id": notice.assignment_id or None,
                     "department_id": notice.department_id,
@@ -353,7 +383,13 @@ def enqueue_daily(
     for plan_id, group in itertools.groupby(candidates, key=lambda r: r.plan_id):
         plan, policy = plans[plan_id], policies[plan_id]
         notices = daily_notices(
-            group, cooperators, plan.coordinator_department_id, today, calendar, policy
+            group,
+            cooperators,
+            plan.coordinator_department_id,
+            today,
+            calendar,
+            policy,
+            plan.event_date,
         )
         not_before = send_time(now, calendar, policy)
         rows.extend(outbox_rows(plan, notices, contacts, today, not_before, settings))
@@ -366,7 +402,7 @@ _LIVE_PLAN = col(Plan.activated_at).is_not(None)
 def _candidate_filter(horizon: dt.date) -> Any:
     return and_(
         _LIVE_PLAN,
-        col(Assignment.state).in_(list(_REMINDED_STATES)),
+        col(Assignment.state).in_(list(REMINDED_STATES)),
         col(Assignment.due).is_not(None),
         col(Assignment.due) < horizon,
     )
@@ -432,16 +468,48 @@ def enqueue_kickoff(
     )
 
 
+def enqueue_weekly(
+    session: Session,
+    plan: Plan,
+    day: dt.date,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    settings: Settings,
+) -> Enqueued:
+    """The weekly report of ``plan`` for ``day``, to the coordinator's contacts: an outbox row
+    like every other message (sent by the delivery, recorded in the history), once per day."""
+    if plan.activated_at is None or plan.coordinator_department_id is None:
+        return NOTHING
+    notices = [Notice(ReminderKind.WEEKLY_REPORT, 0, plan.coordinator_department_id, "coordinator")]
+    return enqueue(
+        session,
+        plan,
+        notices,
+        day,
+        send_time(now, calendar, Policy.of(plan)),
+        settings,
+        subject_of=lambda _: f"w:{plan.id}",
+    )
+
+
 def event_notices(
     session: Session, row: Assignment, action: Action, coordinator_id: int | None
 ) -> list[Notice]:
-    """Who must hear about an action at once (blocker, submission, decision)."""
+    """Who must hear about an action at once (blocker, submission, decision).
+
+    Each notice names the assignment it is about; ``enqueue_event`` gives each its own outbox
+    subject, so the notices of one action never collide on the outbox key.
+    """
     assert row.id is not None
-    if action in (Action.BLOCK, Action.SUBMIT):
+    to_coordinator = {
+        Action.BLOCK: ReminderKind.BLOCKED,
+        Action.UNBLOCK: ReminderKind.UNBLOCKED,
+        Action.SUBMIT: ReminderKind.SUBMITTED,
+    }
+    if action in to_coordinator:
         if coordinator_id is None:
             return []
-        kind = ReminderKind.BLOCKED if action is Action.BLOCK else ReminderKind.SUBMITTED
-        return [Notice(kind, row.id, coordinator_id, "coordinator")]
+        return [Notice(to_coordinator[action], row.id, coordinator_id, "coordinator")]
     kinds = {
         Action.CONFIRM: ReminderKind.CONFIRMED,
         Action.RETURN: ReminderKind.RETURNED,
@@ -451,26 +519,44 @@ def event_notices(
         return []
     notices = [Notice(kinds[action], row.id, row.lead_department_id, "lead")]
     if action is Action.CONFIRM:
-        for dependent in _dependents(session, row.id):
-            notices.append(
-                Notice(
-                    ReminderKind.PREREQUISITE_DONE,
-                    dependent.id or 0,
-                    dependent.lead_department_id,
-                    "lead",
-                )
-            )
+        notices.extend(
+            Notice(ReminderKind.PREREQUISITE_DONE, dependent_id, lead_id, "lead")
+            for dependent_id, lead_id in ready_dependents(session, row.id)
+        )
     return notices
 
 
-def _dependents(session: Session, assignment_id: int) -> list[Assignment]:
-    query = (
-        select(Assignment)
-        .join(Dependency, col(Dependency.assignment_id) == col(Assignment.id))
-        .where(Dependency.prerequisite_id == assignment_id)
-        .where(col(Assignment.state).in_(list(_REMINDED_STATES)))
+def ready_dependents(session: Session, assignment_id: int) -> list[tuple[int, int]]:
+    """(id, lead unit) of the open dependents of ``assignment_id`` whose prerequisites are now
+    all done: the ones that can start. A dependent still waiting on another open prerequisite
+    hears nothing yet; it hears once, when its last one is confirmed."""
+    dependents = list(
+        session.exec(
+            select(Assignment.id, Assignment.lead_department_id)
+            .join(Dependency, col(Dependency.assignment_id) == col(Assignment.id))
+            .where(Dependency.prerequisite_id == assignment_id)
+            .where(col(Assignment.state).in_(list(REMINDED_STATES)))
+            .order_by(col(Assignment.position), col(Assignment.id))
+        )
     )
-    return list(session.exec(query))
+    if not dependents:
+        return []
+    waiting = set(
+        session.exec(
+            select(Dependency.assignment_id)
+            .join(Assignment, col(Assignment.id) == col(Dependency.prerequisite_id))
+            .where(col(Dependency.assignment_id).in_([d for d, _ in dependents]))
+            .where(col(Assignment.state) != AssignmentState.DONE)
+            .where(col(Assignment.state) != AssignmentState.CANCELLED)
+        )
+    )
+    return [(d, lead) for d, lead in dependents if d is not None and d not in waiting]
+
+
+def event_subject(activity_id: int | None, notice: Notice) -> str:
+    """The outbox subject of a message caused by an action: the action and the assignment the
+    message is about (one confirmation can tell one unit about several dependents)."""
+    return f"e:{activity_id}:a:{notice.assignment_id}"
 
 
 def enqueue_event(
@@ -488,7 +574,6 @@ def enqueue_event(
     if plan.activated_at is None:
         return NOTHING
     notices = event_notices(session, row, action, plan.coordinator_department_id)
-    subject = f"e:{activity.id}"
     return enqueue(
         session,
         plan,
@@ -496,7 +581,7 @@ def enqueue_event(
         today,
         send_time(now, calendar, Policy.of(plan)),
         settings,
-        subject_of=lambda _: subject,
+        subject_of=lambda notice: event_subject(activity.id, notice),
         activity_id=activity.id,
     )
 
@@ -575,15 +660,25 @@ def _held(message: OutboxMessage, token: str) -> Any:
 
 
 def still_relevant(session: Session, message: OutboxMessage) -> bool:
-    """A message to a contact removed or moved since it was queued is moot; so is a daily
-    reminder whose assignment was submitted, closed or paused meanwhile."""
+    """Whether a message still tells the truth when it is about to go out.
+
+    A message to a contact removed or moved since it was queued is moot; so is a daily
+    reminder whose assignment was submitted, closed or paused meanwhile, and a request to
+    confirm work the coordinator already confirmed or returned.
+    """
     contact = session.get(Contact, message.contact_id)
     if contact is None or not contact.active or contact.department_id != message.department_id:
         return False
-    if message.kind not in _DAILY_KINDS or message.assignment_id is None:
+    if message.assignment_id is None:
+        return True
+    if message.kind in _DAILY_KINDS:
+        wanted = REMINDED_STATES
+    elif message.kind in _MOOT_UNLESS:
+        wanted = _MOOT_UNLESS[message.kind]
+    else:
         return True
     row = session.get(Assignment, message.assignment_id)
-    return row is not None and row.state in _REMINDED_STATES
+    return row is not None and row.state in wanted
 
 
 # The longest wait between two attempts: during a long outage attempts go on past the limit
@@ -648,7 +743,7 @@ def postpone(
         if result.rowcount != 1:  # type: ignore[attr-defined]
             continue
         postponed += 1
-        session.add(_outcome_activity(message, now, "message_postponed", detail))
+        session.add(_outcome_activity(session, message, now, "message_postponed", detail))
     session.commit()
     return postponed
 
@@ -684,7 +779,7 @@ def finish(
         session.rollback()
         return False
     action = f"message_{outcome.status.value}"
-    session.add(_outcome_activity(message, now, action, outcome.detail))
+    session.add(_outcome_activity(session, message, now, action, outcome.detail))
     if outcome.fall_back:
         fall_back_to_email(session, message, now)
     session.commit()
@@ -692,9 +787,19 @@ def finish(
 
 
 def _outcome_activity(
-    message: OutboxMessage, now: dt.datetime, action: str, detail: str
+    session: Session, message: OutboxMessage, now: dt.datetime, action: str, detail: str
 ) -> Activity:
-    """The history row of what happened to one outbox message."""
+    """The history row of what happened to one outbox message, naming its recipient."""
+    contact = session.get(Contact, message.contact_id)
+    unit = session.get(Department, message.department_id)
+    note = outcome_note(
+        message.kind.value,
+        contact.name if contact else None,
+        (unit.short_name or unit.name) if unit else None,
+        message.channel.value,
+        action,
+        detail,
+    )
     return Activity(
         at=now,
         plan_id=message.plan_id,
@@ -703,7 +808,7 @@ def _outcome_activity(
         action=action,
         field="outbox",
         to_value=str(message.id),
-        note=f"{message.kind.value} · {message.channel.value} · {detail}"[:2000],
+        note=note[:2000],
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from models.dates import in_calendar_range
 from models.enums import AssignmentState, DayUnit, DeadlineKind
 from tracking.calendar import OutOfRange
+from tracking.status import is_late
 
 if TYPE_CHECKING:
     from tracking.calendar import WorkCalendar
@@ -163,6 +164,9 @@ def critical_path(
     prerequisites: Mapping[K, Collection[K]],
     event_date: dt.date | None,
     calendar: WorkCalendar,
+    *,
+    today: dt.date | None = None,
+    closed: Collection[K] = (),
 ) -> CriticalPath[K]:
     """The critical path method over due dates.
 
@@ -171,16 +175,21 @@ def critical_path(
     days from k's due date to d's latest start + slack(d))``. Zero slack is critical; a
     negative slack means k's date already pushes a dependent past its own due date. Work after
     the event (reporting, settlement) is not on the way to it: slack None.
+
+    Slack is room left to finish: closed work (``closed``: done or cancelled) has none to
+    speak of, and once the event has passed (``today`` after it) nothing is on the way to it
+    any more, so both get None and no place on the path.
     """
     slack: dict[K, int | None] = dict.fromkeys(order)
-    if event_date is None:
+    if event_date is None or (today is not None and today > event_date):
         return CriticalPath(slack, [])
+    finished = set(closed)
     dependents = dependents_of(prerequisites)
     latest_start = {k: _latest_prerequisite_due(k, due, prerequisites) for k in order}
     after = _after_the_event(order, due, prerequisites, event_date)
     for key in reversed(order):
         own = due.get(key)
-        if own is None or key in after:
+        if own is None or key in after or key in finished:
             continue
         best = calendar.working_days_between(own, event_date)
         for dep in dependents.get(key, ()):
@@ -226,19 +235,22 @@ def at_risk(
     states: Mapping[K, AssignmentState],
     today: dt.date,
     labels: Mapping[K, str] | None = None,
+    submitted_on: Mapping[K, dt.date | None] | None = None,
 ) -> dict[K, str]:
     """Open nodes whose prerequisites have slipped, each with a Vietnamese reason.
 
-    A prerequisite has slipped when it is still open and overdue, blocked, at risk itself,
-    or due after the dependent: the dependent cannot be done on time as planned.
+    A prerequisite has slipped when it is still open and late (``status.is_late``: the same
+    rule as its own timeliness, so work submitted on time is never called late here), awaits
+    confirmation past its due date, is blocked, at risk itself, or due after the dependent.
     """
     labels = labels or {}
+    submitted_on = submitted_on or {}
     risk: dict[K, str] = {}
     for key in order:
         if states.get(key) in _CLOSED:
             continue
         for prereq in sorted_keys(prerequisites.get(key, ()))[::-1]:
-            reason = _slip_reason(prereq, key, due, states, today, risk)
+            reason = _slip_reason(prereq, key, due, states, today, risk, submitted_on)
             if reason:
                 risk[key] = f"{labels.get(prereq, str(prereq))} {reason}"
                 break
@@ -252,12 +264,16 @@ def _slip_reason(
     states: Mapping[K, AssignmentState],
     today: dt.date,
     risk: Mapping[K, str],
+    submitted_on: Mapping[K, dt.date | None],
 ) -> str | None:
-    if states.get(prereq) in _CLOSED:
+    state = states.get(prereq)
+    if state is None or state in _CLOSED:
         return None
     prereq_due, own_due = due.get(prereq), due.get(key)
-    if prereq_due is not None and today > prereq_due:
+    if is_late(state, prereq_due, today, submitted_on.get(prereq)):
         return "đã quá hạn"
+    if state is AssignmentState.SUBMITTED and prereq_due is not None and today > prereq_due:
+        return "đang chờ xác nhận"
     if states.get(prereq) is AssignmentState.BLOCKED:
         return "đang vướng mắc"
     if prereq in risk:

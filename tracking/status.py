@@ -98,6 +98,28 @@ def next_state(state: S, action: Action) -> S:
     return state if target is None else target
 
 
+def is_late(
+    state: S, due: dt.date | None, today: dt.date, submitted_on: dt.date | None = None
+) -> bool:
+    """The one definition of late for open work, used by timeliness and by the at-risk notes.
+
+    Work handed in for confirmation is judged by its submission day: submitted on time, it is
+    not late however long the coordinator takes to confirm it.
+    """
+    if due is None or state in (S.DONE, S.CANCELLED, S.PAUSED):
+        return False
+    if state is S.SUBMITTED and submitted_on is not None:
+        return submitted_on > due
+    return today > due
+
+
+def missed_the_event(due: dt.date | None, event_date: dt.date | None, today: dt.date) -> bool:
+    """Work due on or before the event, once the event has passed (if still open, it was not
+    done in time for the event). The rule of docs/plan-file.md ("After the event"): such work
+    gets no more reminders, one ``event_passed`` notice, and reports say so."""
+    return due is not None and event_date is not None and due <= event_date < today
+
+
 def timeliness(
     state: S,
     due: dt.date | None,
@@ -121,10 +143,10 @@ def timeliness(
         return T.DONE_LATE
     if due is None:
         return T.NO_DEADLINE
-    if state is S.SUBMITTED and submitted_on is not None:
-        return T.OPEN_IN_TIME if submitted_on <= due else T.OVERDUE
-    if today > due:
+    if is_late(state, due, today, submitted_on):
         return T.OVERDUE
+    if state is S.SUBMITTED and submitted_on is not None:
+        return T.OPEN_IN_TIME
     if calendar.working_days_between(today, due) <= DUE_SOON_WORKING_DAYS:
         return T.DUE_SOON
     return T.OPEN_IN_TIME

@@ -40,7 +40,7 @@ from models.tables import (
 from tracking import clock, reminders, schedule
 from tracking.calendar import OutOfRange, WorkCalendar
 from tracking.settings import get_settings
-from tracking.status import ACTION_LABELS, Action, next_state, timeliness
+from tracking.status import ACTION_LABELS, CLOSED_STATES, Action, next_state, timeliness
 
 if TYPE_CHECKING:
     # Plan files are parsed only by the commands that load them: read commands start
@@ -684,7 +684,10 @@ def act(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentUpdate(row.code)
-    activity = _record_action(session, row, request, old_state, old_due, new_state, changes)
+    moment = now or clock.now_for(today)
+    activity = _record_action(
+        session, row, request, old_state, old_due, new_state, changes, at=moment
+    )
     session.flush()
     session.refresh(row)
     plan = session.get(Plan, row.plan_id)
@@ -698,7 +701,7 @@ def act(
         action,
         activity,
         today,
-        now or clock.now_for(today),
+        moment,
         calendar,
         get_settings(),
     )
@@ -781,7 +784,11 @@ def _record_action(
     old_due: dt.date | None,
     new_state: AssignmentState,
     changes: dict[str, Any],
+    *,
+    at: dt.datetime | None = None,
 ) -> Activity:
+    """The action's history rows, dated ``at``: the moment of the day the action was taken
+    on, so a replayed day's history (and what messages say happened when) is that day's."""
     note = "\n".join(part for part in (request.reason, request.note) if part) or None
     if request.action is Action.EXTEND:
         main = _record(
@@ -794,6 +801,7 @@ def _record_action(
             old=_text(old_due),
             new=_text(changes["due"]),
             note=note,
+            at=at,
         )
     else:
         main = _record(
@@ -806,6 +814,7 @@ def _record_action(
             old=old_state.value,
             new=new_state.value,
             note=note,
+            at=at,
         )
     for name in request.evidence:
         _record(
@@ -816,6 +825,7 @@ def _record_action(
             "evidence_added",
             field="evidence",
             new=name,
+            at=at,
         )
     return main
 
@@ -899,10 +909,14 @@ def _plan_views(
     prerequisites = _prerequisite_map(session, by_id)
     order = schedule.topological_order(list(by_id), prerequisites)
     due = {i: r.due for i, r in by_id.items()}
-    path = schedule.critical_path(order, due, prerequisites, plan.event_date, calendar)
     states = {i: r.state for i, r in by_id.items()}
+    closed = [i for i, state in states.items() if state in CLOSED_STATES]
+    path = schedule.critical_path(
+        order, due, prerequisites, plan.event_date, calendar, today=today, closed=closed
+    )
     labels = {i: r.code for i, r in by_id.items()}
-    risk = schedule.at_risk(order, due, prerequisites, states, today, labels)
+    submitted_on = {i: r.completed_on for i, r in by_id.items()}
+    risk = schedule.at_risk(order, due, prerequisites, states, today, labels, submitted_on)
     units = _department_codes(session)
     coops = _cooperators(session, list(by_id))
     critical = set(path.path)
@@ -1005,9 +1019,10 @@ def _record(
     old: str | None = None,
     new: str | None = None,
     note: str | None = None,
+    at: dt.datetime | None = None,
 ) -> Activity:
     activity = Activity(
-        at=clock.now_utc(),
+        at=at or clock.now_utc(),
         plan_id=plan_id,
         assignment_id=assignment_id,
         actor=actor,

@@ -53,7 +53,7 @@ FIELDS: tuple[tuple[str, Callable[[AssignmentView], object]], ...] = (
     ("Trên đường găng", lambda v: _flag(v.critical)),
     ("Dự phòng (ngày làm việc)", lambda v: "" if v.slack is None else v.slack),
     ("Nguy cơ chậm", lambda v: v.at_risk or ""),
-    ("Nhiệm vụ tiền đề", lambda v: LIST_SEPARATOR.join(v.prerequisites)),
+    ("Cần hoàn thành trước", lambda v: LIST_SEPARATOR.join(v.prerequisites)),
 )
 HEADINGS: tuple[str, ...] = tuple(heading for heading, _ in FIELDS)
 

@@ -20,7 +20,8 @@ from models.numbering import roman as roman
 from models.tables import Assignment, Department, Plan
 from tracking import store
 from tracking.calendar import WorkCalendar
-from tracking.status import STATE_LABELS, TIMELINESS_LABELS
+from tracking.reminders import REMINDED_STATES
+from tracking.status import STATE_LABELS, TIMELINESS_LABELS, missed_the_event
 from tracking.store import AssignmentView
 
 # The Government Office's split, in its usual order (the enum's order).
@@ -190,10 +191,22 @@ _REASON_PREFIX: dict[AssignmentState, str] = {
 
 
 def notes_for(
-    view: AssignmentView, reason: str | None, today: dt.date, calendar: WorkCalendar
+    view: AssignmentView,
+    reason: str | None,
+    today: dt.date,
+    calendar: WorkCalendar,
+    event_date: dt.date | None = None,
 ) -> tuple[str, ...]:
-    """Ghi chú: extension, the reason in force (blocker, return…), risk, days overdue."""
+    """Ghi chú: extension, the reason in force (blocker, return…), risk, days overdue, and
+    work for the event still open once it has passed."""
     notes: list[str] = []
+    missed = view.state in REMINDED_STATES and missed_the_event(view.due, event_date, today)
+    if missed:
+        assert event_date is not None
+        notes.append(
+            f"Không hoàn thành trước thời gian tổ chức ({format_vn(event_date)}); "
+            "đã dừng nhắc việc, chờ đơn vị đầu mối quyết định"
+        )
     if view.extended and view.due is not None:
         before = (
             f"hạn ban đầu {format_vn(view.original_due)}"
@@ -208,6 +221,7 @@ def notes_for(
         notes.append(f"Nguy cơ chậm: {view.at_risk}")
     if (
         view.timeliness is Timeliness.OVERDUE
+        and not missed  # no longer "late by N days": the event it was for is over
         and view.state is not AssignmentState.SUBMITTED
         and view.due is not None
     ):
@@ -261,7 +275,7 @@ def collect_status(session: Session, today: dt.date, plan_ref: str | None) -> St
             lead_name=units[view.lead].short_name,
             cooperating_names=tuple(units[c].short_name for c in view.cooperating),
             status=status_text(view),
-            notes=notes_for(view, reasons.get(view.id), today, calendar),
+            notes=notes_for(view, reasons.get(view.id), today, calendar, plan.event_date),
         )
         for view in views
     }
