@@ -14,6 +14,7 @@ from rich.text import Text
 
 from models.dates import format_vn
 from models.enums import AssignmentState, Timeliness
+from models.numbering import citable_number
 from tracking.labels import ACTION_TEXT, FIELD_TEXT, KIND_TEXT
 from tracking.status import STATE_LABELS, TIMELINESS_LABELS
 
@@ -57,8 +58,8 @@ def plan_header(plan: Plan, today: dt.date, days_to_event: int | None) -> Text:
     text = Text()
     text.append(plan.title, style="bold")
     text.append(f"\n{plan.issuer}")
-    if plan.number:
-        text.append(f" · Số {plan.number}")
+    if number := citable_number(plan.number):
+        text.append(f" · Số {number}")
     text.append("\nNgày diễn ra: ")
     if plan.event_date:
         text.append(format_vn(plan.event_date), style="bold")

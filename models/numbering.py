@@ -1,4 +1,5 @@
-"""Roman numerals, as Vietnamese documents number their sections and report groups."""
+"""Roman numerals, as Vietnamese documents number their sections and report groups; and a
+document's own number as a reader may cite it."""
 
 from __future__ import annotations
 
@@ -28,3 +29,15 @@ def roman(number: int) -> str:
         count, number = divmod(number, value)
         parts.append(letters * count)
     return "".join(parts)
+
+
+def citable_number(number: str | None) -> str | None:
+    """The document's number, or None while it is a draft's blank ("/KH-UBND").
+
+    A plan is often loaded before the office gives it a number: the form "Số:  /KH-UBND" is
+    left blank in the document, and a message saying "Kế hoạch số /KH-UBND" reads as a
+    mistake. Cited only once it holds a digit.
+    """
+    if number is None or not any(ch.isdigit() for ch in number):
+        return None
+    return number.strip()

@@ -11,6 +11,7 @@ from typing import Any, Final
 from sqlmodel import Session, col, select
 
 from models.enums import AssignmentState, ReminderKind
+from models.numbering import citable_number
 from models.tables import (
     Activity,
     Assignment,
@@ -123,7 +124,7 @@ def context_for(
         kind=message.kind,
         day=message.day,
         plan_title=plan.title,
-        plan_number=plan.number,
+        plan_number=citable_number(plan.number),
         event_name=plan.event_name,
         event_date=plan.event_date,
         recipient_name=contact.name,

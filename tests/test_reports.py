@@ -201,7 +201,7 @@ def test_report_command_writes_the_plans_status_grouped_by_lead_unit(
     assert sheet["A2"].value == "SỞ NỘI VỤ (BAN THI ĐUA - KHEN THƯỞNG)"
     assert sheet["A3"].value == "BÁO CÁO TÌNH HÌNH THỰC HIỆN KẾ HOẠCH"
     assert sheet["A4"].value.startswith("Kế hoạch Tổ chức Hội nghị tổng kết công tác thi đua")
-    assert sheet["A5"].value == "(Kèm theo Kế hoạch số /KH-UBND của Ủy ban nhân dân tỉnh An Giang)"
+    assert sheet["A5"].value == "(Kèm theo Kế hoạch của Ủy ban nhân dân tỉnh An Giang)"
     assert sheet["A6"].value == "Tình hình thực hiện đến ngày 01/03/2024"
     assert sheet["A7"].value == "Ngày diễn ra Hội nghị: 15/03/2024"
     assert [sheet.cell(HEADER_ROW, c).value for c in range(1, 9)] == COLUMNS

@@ -777,3 +777,14 @@ def test_a_layout_missing_a_variable_fails_loudly() -> None:
     for layout in LAYOUTS:
         with pytest.raises(jinja2.UndefinedError):
             environment().get_template(layout).render(max_items=1)  # no ctx
+
+
+def test_a_draft_blank_number_is_never_cited() -> None:
+    """The built-in plan is numbered "/KH-UBND" (blank in the draft): no message, report or
+    header may say "Kế hoạch số /KH-UBND"; a real number is cited."""
+    from models.numbering import citable_number
+
+    assert citable_number("/KH-UBND") is None
+    assert citable_number("   /KH-UBND") is None
+    assert citable_number(None) is None
+    assert citable_number(" 125/KH-UBND ") == "125/KH-UBND"

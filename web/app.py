@@ -29,6 +29,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 
 from models.dates import format_vn
+from models.numbering import citable_number
 from models.web_tables import User
 from tracking import accounts, clock, db, links
 from tracking.settings import get_settings
@@ -127,6 +128,7 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
     env.filters["vn_date"] = format_vn
+    env.filters["citable_number"] = citable_number
     env.filters["long_date"] = labels.long_date
     env.filters["local_time"] = labels.local_time
     env.globals.update(

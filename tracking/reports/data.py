@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from models.dates import format_vn
 from models.enums import AssignmentState, Timeliness
+from models.numbering import citable_number
 from models.numbering import roman as roman
 from models.tables import Assignment, Department, Plan
 from tracking import store
@@ -331,7 +332,7 @@ def _heading(session: Session, plan: Plan) -> PlanHeading:
     return PlanHeading(
         id=plan.id,
         code=plan.code,
-        number=plan.number,
+        number=citable_number(plan.number),
         title=plan.title,
         issuer=plan.issuer,
         coordinator=coordinator.name if coordinator else None,

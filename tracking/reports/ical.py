@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from models.dates import format_vn, in_calendar_range
 from models.enums import AssignmentState
+from models.numbering import citable_number
 from models.tables import Activity, Assignment, Department, Plan
 from tracking import clock, store
 from tracking.status import STATE_LABELS
@@ -146,7 +147,11 @@ def _deadline_event(
 def _event_of_plan(session: Session, plan: Plan) -> Event:
     assert plan.id is not None and plan.event_date is not None
     stamp, changes = _plan_stamp(session, plan)
-    lines = [plan.title, plan.issuer + (f", Kế hoạch số {plan.number}" if plan.number else "")]
+    lines = [
+        plan.title,
+        plan.issuer
+        + (f", Kế hoạch số {number}" if (number := citable_number(plan.number)) else ""),
+    ]
     if plan.delegates:
         lines.append(f"Số đại biểu dự kiến: {plan.delegates}")
     event = Event()
