@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import SecretStr
@@ -229,13 +230,15 @@ def read_token(token: str, secret: str, now: dt.datetime) -> LinkClaim:
         payload = _serializer(secret).loads(token)
         assignment_id, contact_id, action, expires, nonce = payload
         claim = LinkClaim(
-            int(assignment_id),
-            int(contact_id),
+            _row_id(assignment_id),
+            _row_id(contact_id),
             Action(action),
             dt.datetime.fromtimestamp(int(expires), dt.UTC),
             str(nonce),
         )
-    except (BadSignature, ValueError, TypeError) as exc:
+    # OverflowError/OSError: a genuine signature over absurd numbers (a leaked secret, or a
+    # link made by hand) — an expiry past year 9999 — is as invalid as a forged one.
+    except (BadSignature, ValueError, TypeError, OverflowError, OSError) as exc:
         raise LinkError(
             "invalid",
             "Liên kết không hợp lệ (có thể bị sao chép thiếu hoặc đã bị sửa). "
@@ -248,6 +251,16 @@ def read_token(token: str, secret: str, now: dt.datetime) -> LinkClaim:
             "hoặc đăng nhập để thao tác.",
         )
     return claim
+
+
+_MAX_ROW_ID = 2_147_483_647  # the databases' INTEGER column
+
+
+def _row_id(value: Any) -> int:
+    number = int(value)
+    if not 1 <= number <= _MAX_ROW_ID:
+        raise ValueError("row id out of range")  # the database would fail on it, not answer
+    return number
 
 
 def resolve(session: Session, token: str, now: dt.datetime) -> LinkTarget:

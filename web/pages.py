@@ -17,6 +17,7 @@ from models.enums import AssignmentState, Timeliness
 from models.tables import Assignment, Dependency, Plan
 from models.web_tables import User
 from tracking import accounts, clock, store
+from tracking.evidence import megabytes
 from tracking.status import TRANSITIONS, Action
 from web import gantt, labels, queries, views
 from web.app import AssignmentId, WebContext, ctx_of, render, require_user
@@ -254,7 +255,7 @@ def assignment_context(
         "may_download": accounts.may_download_evidence(session, user, row),
         "distance": views.day_distance(row.due, today, calendar),
         "labels": labels,
-        "max_mb": ctx.max_evidence_bytes / 1e6,
+        "max_size": megabytes(ctx.max_evidence_bytes),
         "error": None,
         "form": {},
         **extra,
