@@ -195,9 +195,13 @@ class HashBusy(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Reservation:
-    keys: tuple[str, ...]
-    reached_limit: tuple[str, ...]  # keys this attempt locks if it fails
+class _Keys:
+    account: str  # "account:<name>"
+    address: str  # "address:<ip>"
+
+    @property
+    def both(self) -> tuple[str, str]:
+        return tuple(sorted((self.account, self.address)))  # type: ignore[return-value]
 
 
 def sign_in(
@@ -213,24 +217,23 @@ def sign_in(
     """The active user with this name and password, else None; raises ``LockedOut`` or
     ``HashBusy``.
 
-    Each attempt is counted as a failure *before* the password is checked, in a short
-    transaction that locks the counters (so concurrent attempts from many processes cannot
-    slip past the limit: at most ``account_failures`` checks per account per lock period),
-    and taken back when it succeeds. The argon2 check itself (64 MiB, ~0.25 s) runs outside
-    any transaction and only when one of ``hash_slots`` is free. An unknown name costs the
-    same check as a wrong password, so neither time nor lock-out tells which names exist.
+    The account's attempt is counted as a failure *before* its password is checked, in a
+    short transaction that locks the counters, and taken back when it succeeds: concurrent
+    guesses from many processes cannot slip past the limit (at most ``account_failures``
+    checks of one account's password per lock period). The address counts failures once
+    they happen: an office behind one address where everyone signs in at 8:00 must not lock
+    itself out with attempts still being checked. The argon2 check (64 MiB, ~0.25 s) runs
+    outside any transaction, and only when one of ``hash_slots`` is free. An unknown name
+    costs the same check as a wrong password, so neither time nor lock-out tells which names
+    exist.
     """
     account = username.strip().lower()[:64]
-    keys = {
-        f"account:{account}": policy.account_failures,
-        f"address:{address}"[:120]: policy.address_failures,
-    }
+    keys = _Keys(f"account:{account}", f"address:{address}"[:120])
     with db.session_scope(engine) as session:
-        reservation = _reserve(session, keys, now, policy)
+        account_locks = _reserve(session, keys, now, policy)
         user = _find_user(session, username)
         stored_hash = user.password_hash if user is not None and user.active else None
         user_id = user.id if user is not None else None
-    known = user_id is not None
     if not hash_slots.acquire(timeout=slot_timeout):
         raise HashBusy
     try:
@@ -238,10 +241,13 @@ def sign_in(
     finally:
         hash_slots.release()
     if not ok:
-        _log_failure(account if known else None, address, reservation)
+        shown = account if user_id is not None else None
+        with db.session_scope(engine) as session:
+            address_locks = _count_address_failure(session, keys, now, policy)
+        _log_failure(shown, address, account_locks, address_locks)
         return None
     with db.session_scope(engine) as session:
-        _forgive(session, reservation, keys)
+        _forgive(session, keys)
         fresh = session.get(User, user_id)
         if fresh is None or not fresh.active or fresh.password_hash != stored_hash:
             return None  # disabled or given a new password while we were checking
@@ -254,32 +260,57 @@ def sign_in(
         return fresh
 
 
-def _reserve(
-    session: Session, limits: dict[str, int], now: dt.datetime, policy: ThrottlePolicy
-) -> _Reservation:
-    keys = tuple(sorted(limits))  # one order everywhere: two attempts never deadlock
-    _ensure_rows(session, keys, now)
+def _locked_rows(session: Session, keys: tuple[str, ...]) -> dict[str, LoginThrottle]:
     query = select(LoginThrottle).where(col(LoginThrottle.key).in_(keys)).with_for_update()
-    rows = list(session.exec(query))
-    locked = [r.locked_until for r in rows if r.locked_until is not None and r.locked_until > now]
+    return {row.key: row for row in session.exec(query)}
+
+
+def _restart_if_quiet(row: LoginThrottle, now: dt.datetime, policy: ThrottlePolicy) -> None:
+    if row.window_start <= now - policy.window and not _is_locked(row, now):
+        row.failures, row.window_start, row.locked_until = 0, now, None
+
+
+def _is_locked(row: LoginThrottle, now: dt.datetime) -> bool:
+    return row.locked_until is not None and row.locked_until > now
+
+
+def _reserve(session: Session, keys: _Keys, now: dt.datetime, policy: ThrottlePolicy) -> bool:
+    """Refuse a locked account or address; count the account's attempt. True when this
+    attempt is the one that locks the account (if it fails)."""
+    _ensure_rows(session, keys.both, now)
+    rows = _locked_rows(session, keys.both)
+    locked = [r.locked_until for r in rows.values() if r.locked_until and _is_locked(r, now)]
     if locked:
         raise LockedOut(max(locked), now)
-    reached = []
-    for row in rows:
-        if row.window_start <= now - policy.window:
-            row.failures, row.window_start, row.locked_until = 0, now, None
-        row.failures += 1
-        if row.failures >= limits[row.key]:
-            row.locked_until = now + policy.lock
-            reached.append(row.key)
+    for row in rows.values():
+        _restart_if_quiet(row, now, policy)
+    account = rows[keys.account]
+    account.failures += 1
+    reached = account.failures >= policy.account_failures
+    if reached:
+        account.locked_until = now + policy.lock
     # Counters of quiet keys are worth nothing: keep the table as small as the traffic.
     session.execute(
         delete(LoginThrottle).where(
             col(LoginThrottle.window_start) < now - policy.window - policy.lock,
-            col(LoginThrottle.key).not_in(keys),
+            col(LoginThrottle.key).not_in(keys.both),
         )
     )
-    return _Reservation(keys, tuple(reached))
+    return reached
+
+
+def _count_address_failure(
+    session: Session, keys: _Keys, now: dt.datetime, policy: ThrottlePolicy
+) -> bool:
+    """One more failure from the address; True when it locks the address."""
+    _ensure_rows(session, (keys.address,), now)
+    row = _locked_rows(session, (keys.address,))[keys.address]
+    _restart_if_quiet(row, now, policy)
+    row.failures += 1
+    if row.failures >= policy.address_failures and not _is_locked(row, now):
+        row.locked_until = now + policy.lock
+        return True
+    return False
 
 
 def _ensure_rows(session: Session, keys: tuple[str, ...], now: dt.datetime) -> None:
@@ -294,28 +325,23 @@ def _ensure_rows(session: Session, keys: tuple[str, ...], now: dt.datetime) -> N
     session.connection().execute(insert(table).on_conflict_do_nothing(), rows)
 
 
-def _forgive(session: Session, reservation: _Reservation, limits: dict[str, int]) -> None:
-    """A successful sign-in: the account starts afresh; the address gets its attempt back."""
-    query = (
-        select(LoginThrottle).where(col(LoginThrottle.key).in_(reservation.keys)).with_for_update()
-    )
-    for row in session.exec(query):
-        if row.key.startswith("account:"):
-            row.failures, row.locked_until = 0, None
-        else:
-            row.failures = max(0, row.failures - 1)
-            if row.failures < limits[row.key]:
-                row.locked_until = None
+def _forgive(session: Session, keys: _Keys) -> None:
+    """A successful sign-in: the account starts afresh (its attempt was counted ahead)."""
+    row = _locked_rows(session, (keys.account,)).get(keys.account)
+    if row is not None:
+        row.failures, row.locked_until = 0, None
 
 
-def _log_failure(account: str | None, address: str, reservation: _Reservation) -> None:
+def _log_failure(
+    account: str | None, address: str, account_locks: bool, address_locks: bool
+) -> None:
     # An unknown name is not logged: it is often a password typed in the wrong field.
     shown = account or "(không có tài khoản này)"
     auth_log.warning("sign-in failed: account=%s address=%s", shown, address)
-    for key in reservation.reached_limit:
-        kind, _, _value = key.partition(":")
-        subject = f"account={shown}" if kind == "account" else f"address={address}"
-        auth_log.warning("lock-out: %s after repeated failures", subject)
+    if account_locks:
+        auth_log.warning("lock-out: account=%s after repeated failures", shown)
+    if address_locks:
+        auth_log.warning("lock-out: address=%s after repeated failures", address)
 
 
 def hash_slots(count: int) -> threading.BoundedSemaphore:

@@ -89,16 +89,15 @@ def overview(request: Request, plan: Annotated[str | None, Query()] = None) -> R
 
 
 def _choose_plan(session: Session, ref: str | None) -> Plan | None:
-    """The plan asked for (404 if unknown), else the newest; None when there is no plan."""
+    """The plan asked for (404 if unknown), else the active one; None when there is no plan."""
     if ref:
         try:
             return store.get_plan(session, ref)
         except store.NotFound as exc:
-            if queries.newest_plan(session) is None:
+            if queries.default_plan(session) is None:
                 return None  # no plan at all: the page that says so, whatever was asked
             raise HTTPException(404) from exc
-    # The newest plan is the one people are working on.
-    return queries.newest_plan(session)
+    return queries.default_plan(session)
 
 
 @router.get("/assignments", response_class=HTMLResponse)
