@@ -55,9 +55,9 @@ def plan_menu(session: Session, limit: int = PICKER_LIMIT) -> PlanMenu:
 
 
 def default_plan(session: Session) -> Plan | None:
-    """The plan people are working on: the active one (the last activated, when several are),
-    else the last loaded. A draft loaded after the live plan (an import being reviewed, an
-    empty plan) must not take the dashboard's place.
+    """The plan people are working on: the active one (the last activated, when several are;
+    of those activated together, the last loaded), else the last loaded. A draft loaded after
+    the live plan (an import being reviewed, an empty plan) must not take the dashboard's place.
 
     Of plans loaded together, the first by code (as ``max`` over the plans in code order
     picked it before).
@@ -65,7 +65,7 @@ def default_plan(session: Session) -> Plan | None:
     active = (
         select(Plan)
         .where(col(Plan.activated_at).is_not(None))
-        .order_by(col(Plan.activated_at).desc(), col(Plan.code))
+        .order_by(col(Plan.activated_at).desc(), col(Plan.loaded_at).desc(), col(Plan.code))
         .limit(1)
     )
     found = session.exec(active).first()
