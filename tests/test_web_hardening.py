@@ -29,13 +29,18 @@ from models.enums import AssignmentState
 from models.tables import Activity, Assignment, Contact
 from models.web_tables import LoginThrottle, UserRole, WebSession
 from tests.browser import (
+    DESKTOP,
     PASSWORD,
+    PHONE,
     SECRET,
     TODAY,
+    chromium,
     csrf_of,
     http_client,
     load_an_giang,
     login,
+    require_chromium,
+    screenshot,
     serve,
     web_world,
 )
@@ -579,3 +584,104 @@ def test_the_web_opens_on_the_active_plan_and_names_plans_by_title(
     assert 'value="an-giang-2024-hoi-nghi-thi-dua" selected' in page
     assert "Kế hoạch thử nghiệm (chưa kích hoạt) · thu-nghiem</option>" in page
     assert "thu-nghiem" in client.get("/?plan=thu-nghiem").text
+
+
+# --- the pages as people see them (Chromium) -----------------------------------------------
+
+
+def test_the_changed_pages_in_a_browser(world: Engine, tmp_path: Path) -> None:
+    require_chromium()
+    with db.session_scope(world) as session:
+        store.activate_plan(session, "an-giang-2024-hoi-nghi-thi-dua", "kiem-thu", TODAY)
+    draft = tmp_path / "nhap.yaml"
+    draft.write_text(SMALL_PLAN, encoding="utf-8")
+    with db.session_scope(world) as session:
+        store.load_plan(session, read_plan_file(draft), "kiem-thu")
+    path = link_path(world, "TC-01", "Bùi Thị K", Action.SUBMIT)
+    program = tmp_path / "Bien ban tham dinh.pdf"
+    program.write_bytes(b"MZ\x90\x00" + b"\x00" * 400)
+    impatient = short_wait_engine(world)
+    broken_file = tmp_path / "hong.db"
+    broken_file.write_bytes(b"day khong phai co so du lieu " * 400)
+    broken = create_engine(f"sqlite:///{broken_file}")
+    with (
+        serve(app_for(world, now=clock.now_utc)) as base,
+        serve(app_for(impatient)) as busy_base,
+        serve(create_app(broken, today=lambda: TODAY)) as broken_base,
+        chromium() as browser,
+    ):
+        # A double click on a link's button: the page left on screen says it is done.
+        phone = browser.new_context(viewport=PHONE).new_page()
+        phone.goto(base + path)
+        phone.fill("textarea[name=note]", "Đã thẩm định")
+        phone.dblclick("button.primary")
+        phone.wait_for_selector("h1.t-green-text")
+        text_shown = phone.locator("main").inner_text()
+        assert (
+            "Đã báo cáo hoàn thành nhiệm vụ TC-01" in text_shown or "đã được sử dụng" in text_shown
+        )
+        screenshot(phone, "link-double-click-phone")
+        phone.goto(base + path)  # the link opened again from the mail
+        assert "Liên kết này đã được sử dụng" in phone.locator("main").inner_text()
+        screenshot(phone, "link-used-phone")
+
+        # Five wrong passwords, then the lock-out message.
+        desk = browser.new_context(viewport=DESKTOP).new_page()
+        for i in range(6):
+            desk.goto(f"{base}/login")
+            desk.fill("input[name=username]", "vpubnd")
+            desk.fill("input[name=password]", f"sai-mat-khau-{i}")
+            desk.click("button.primary")
+            desk.wait_for_load_state()
+        assert "Đăng nhập sai quá nhiều lần, hãy thử lại sau 15 phút." in desk.content()
+        screenshot(desk, "login-locked-desktop")
+
+        # The active plan opens first; the picker names plans by their titles.
+        desk.goto(f"{base}/login")
+        desk.fill("input[name=username]", "tdkt")
+        desk.fill("input[name=password]", PASSWORD)
+        desk.click("button.primary")
+        desk.wait_for_url(f"{base}/")
+        options = desk.locator(".plan-pick select option").all_inner_texts()
+        assert "Kế hoạch thử nghiệm (chưa kích hoạt) · thu-nghiem" in options
+        screenshot(desk, "overview-active-plan-desktop")
+
+        # A program renamed .pdf is refused, and the limit reads "20 MB".
+        officer = browser.new_context(viewport=DESKTOP).new_page()
+        officer.goto(f"{base}/login")
+        officer.fill("input[name=username]", "stc")
+        officer.fill("input[name=password]", PASSWORD)
+        officer.click("button.primary")
+        officer.wait_for_url(f"{base}/")
+        target = assignment(world, "TC-02")
+        officer.goto(f"{base}/assignments/{target.id}")
+        assert "mỗi tệp không quá 20 MB" in officer.locator("main").inner_text()
+        submit = officer.locator("details.action:has(input[name=action][value=submit])")
+        if submit.get_attribute("open") is None:
+            submit.locator("summary").click()
+        submit.locator("input[name=files]").set_input_files(str(program))
+        submit.locator("button.primary").click()
+        officer.wait_for_selector("p.error")
+        assert "không đúng loại .pdf" in officer.locator("p.error").inner_text()
+        screenshot(officer, "evidence-refused-desktop")
+
+        # A database held by a long write: "busy", not an error page.
+        busy = browser.new_context(viewport=PHONE).new_page()
+        busy.goto(f"{busy_base}/login")
+        busy.fill("input[name=username]", "tdkt")
+        busy.fill("input[name=password]", PASSWORD)
+        with long_write(world):
+            busy.click("button.primary")
+            busy.wait_for_selector("text=Hệ thống đang bận")
+        screenshot(busy, "busy-phone")
+
+        # A damaged database file: the maintenance page.
+        down = browser.new_context(viewport=PHONE).new_page()
+        down.goto(f"{broken_base}/login")
+        down.fill("input[name=username]", "tdkt")
+        down.fill("input[name=password]", PASSWORD)
+        down.click("button.primary")
+        down.wait_for_selector("text=Hệ thống đang bảo trì")
+        screenshot(down, "maintenance-phone")
+    impatient.dispose()
+    broken.dispose()
