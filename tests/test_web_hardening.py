@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import random
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -23,10 +24,17 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, event, func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.enums import AssignmentState
-from models.tables import Activity, Assignment, Contact
+from models.tables import (
+    Activity,
+    Assignment,
+    AssignmentCooperator,
+    Contact,
+    Dependency,
+    Plan,
+)
 from models.web_tables import LoginThrottle, UserRole, WebSession
 from tests.browser import (
     DESKTOP,
@@ -44,10 +52,12 @@ from tests.browser import (
     serve,
     web_world,
 )
+from tests.conftest import empty_tables
+from tests.crash_helpers import generated_plan_yaml
 from tests.plan_samples import SMALL_PLAN
 from tracking import accounts, clock, db, links, store
 from tracking.evidence import EvidenceError, check_evidence
-from tracking.planio import read_plan_file
+from tracking.planio import check_plan_text, read_plan_file
 from tracking.status import Action
 from web.app import create_app
 
@@ -481,6 +491,110 @@ def test_a_full_database_shows_the_maintenance_page(
     assert "database or disk is full" in caplog.text
     assert assignment(roomy, "TC-01").state is AssignmentState.NOT_STARTED
     full.dispose()
+
+
+def generated_plan(count: int) -> Any:
+    text_ = generated_plan_yaml(random.Random(7), 8, count)
+    return check_plan_text(text_.encode(), "ke-hoach-lon.yaml")
+
+
+def plan_footprint(engine: Engine, code: str) -> dict[str, Any]:
+    with Session(engine) as session:
+        plan = session.exec(select(Plan).where(Plan.code == code)).one()
+        rows = session.exec(select(Assignment).where(Assignment.plan_id == plan.id)).all()
+        ids = [a.id for a in rows]
+        return {
+            "loading": plan.loading,
+            "due": sorted((a.code, a.due) for a in rows),
+            "cooperators": session.exec(
+                select(func.count())
+                .select_from(AssignmentCooperator)
+                .where(col(AssignmentCooperator.assignment_id).in_(ids))
+            ).one(),
+            "dependencies": session.exec(
+                select(func.count())
+                .select_from(Dependency)
+                .where(col(Dependency.assignment_id).in_(ids))
+            ).one(),
+        }
+
+
+def test_a_big_plan_loads_in_batches_while_people_act_and_appears_whole(
+    world: Engine,
+) -> None:
+    checked = generated_plan(60)
+    code = checked.spec.plan.code
+    impatient = short_wait_engine(world)
+    client = http_client(app_for(impatient))
+    login(client, "stc")
+    target = assignment(world, "TC-01")
+    form = csrf_of(client.get(f"/assignments/{target.id}").text)
+    between: list[tuple[int, bool]] = []  # (the action's status, the plan hidden)
+
+    with db.session_scope(world) as loading:
+
+        @event.listens_for(loading, "after_commit")
+        def _someone_acts(_session: Any) -> None:
+            # Between two batches: the web writes at once (it would wait 0.3 s at most
+            # here), and the half-loaded plan is nowhere to be seen.
+            row = assignment(world, "TC-01")
+            action = {
+                AssignmentState.NOT_STARTED: "start",
+                AssignmentState.IN_PROGRESS: "block",
+                AssignmentState.BLOCKED: "unblock",
+            }[row.state]
+            data = {"csrf_token": form, "action": action, "version": str(row.version)}
+            data["reason"] = "chờ số liệu"
+            done = client.post(f"/assignments/{target.id}/act", data=data, follow_redirects=False)
+            hidden = client.get(f"/?plan={code}").status_code == 404
+            menu = client.get("/").text
+            between.append((done.status_code, hidden and code not in menu))
+
+        store.load_plan(loading, checked, "kiem-thu", commit_every=10)
+    impatient.dispose()
+    # Six batches of assignments, a few of links: the web acted between each.
+    assert len(between) >= 8, between
+    assert all(status == 303 for status, _ in between), between
+    # Hidden after every commit but the last, which shows it whole.
+    assert [hidden for _, hidden in between] == [True] * (len(between) - 1) + [False]
+    whole = plan_footprint(world, code)
+    assert whole["loading"] is False and len(whole["due"]) == 60
+    assert client.get(f"/?plan={code}").status_code == 200
+
+
+def test_a_batched_load_killed_half_way_is_invisible_and_the_next_load_completes_it(
+    world: Engine, clean_engine: Engine
+) -> None:
+    checked = generated_plan(60)
+    code = checked.spec.plan.code
+    with db.session_scope(world) as session:  # loaded in one go: what a load must leave
+        store.load_plan(session, checked, "kiem-thu")
+    expected = plan_footprint(world, code)
+    empty_tables(clean_engine)
+
+    class Killed(Exception):
+        pass
+
+    commits = 0
+    with pytest.raises(Killed), db.session_scope(world) as session:
+
+        @event.listens_for(session, "before_commit")
+        def _kill(_session: Any) -> None:
+            nonlocal commits  # the fourth commit never happens: the process died before
+            commits += 1
+            if commits == 4:
+                raise Killed
+
+        store.load_plan(session, checked, "kiem-thu", commit_every=10)
+    assert plan_footprint(world, code)["loading"] is True
+    with Session(world) as session:
+        assert store.list_plans(session) == []
+        with pytest.raises(store.NotFound, match="đang được nạp"):
+            store.get_plan(session, code)
+    with db.session_scope(world) as session:
+        result = store.load_plan(session, checked, "kiem-thu", commit_every=10)
+    assert result.created and result.assignments_added == 60
+    assert plan_footprint(world, code) == expected
 
 
 # --- low: a validly signed link with absurd numbers --------------------------------------

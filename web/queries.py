@@ -41,9 +41,11 @@ class PlanMenu:
 
 
 def plan_menu(session: Session, limit: int = PICKER_LIMIT) -> PlanMenu:
-    total = session.exec(select(func.count()).select_from(Plan)).one()
+    visible = col(Plan.loading).is_(False)  # a plan still loading is not there yet
+    total = session.exec(select(func.count()).select_from(Plan).where(visible)).one()
     newest = (
         select(Plan.code, Plan.title, Plan.activated_at)
+        .where(visible)
         .order_by(col(Plan.loaded_at).desc(), col(Plan.code))
         .limit(limit)
     )
@@ -71,5 +73,10 @@ def default_plan(session: Session) -> Plan | None:
     found = session.exec(active).first()
     if found is not None:
         return found
-    query = select(Plan).order_by(col(Plan.loaded_at).desc(), col(Plan.code)).limit(1)
+    query = (
+        select(Plan)
+        .where(col(Plan.loading).is_(False))
+        .order_by(col(Plan.loaded_at).desc(), col(Plan.code))
+        .limit(1)
+    )
     return session.exec(query).first()

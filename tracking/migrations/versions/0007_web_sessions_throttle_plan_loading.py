@@ -1,4 +1,4 @@
-"""web sessions kept on the server, and failed sign-ins counted for throttling
+"""web sessions kept on the server, failed sign-ins counted for throttling, plans loading
 
 Revision ID: 0007
 Revises: 0004
@@ -32,6 +32,9 @@ def upgrade() -> None:
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_web_sessions_user_id'), ['user_id'], unique=False)
 
+    with op.batch_alter_table('plan', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('loading', sa.Boolean(), server_default=sa.false(), nullable=False))
+
     op.create_table('login_throttle',
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
@@ -43,6 +46,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('login_throttle')
+    with op.batch_alter_table('plan', schema=None) as batch_op:
+        batch_op.drop_column('loading')
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_sessions_user_id'))
     op.drop_table('web_sessions')
