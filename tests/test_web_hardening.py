@@ -359,6 +359,20 @@ def test_failures_add_up_across_processes(world: Engine) -> None:
     assert second.post("/login", data=data).status_code == 429
 
 
+def test_quiet_counters_are_swept_away(world: Engine) -> None:
+    now = Clock()
+    client = http_client(app_for(world, now=now))
+    token = csrf_of(client.get("/login").text)
+    data = {"csrf_token": token, "username": "khach-la", "password": "sai"}
+    client.post("/login", data=data)
+    assert count(world, LoginThrottle) == 2  # the name and the address
+    now.advance(minutes=31)  # past the window and any lock it could have had
+    client.post("/login", data={**data, "username": "khach-khac"})
+    with Session(world) as session:
+        keys = set(session.exec(select(LoginThrottle.key)))
+    assert keys == {"account:khach-khac", "address:testclient"}
+
+
 def test_password_checks_run_at_most_two_at_once(
     world: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

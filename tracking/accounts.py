@@ -289,13 +289,17 @@ def _reserve(session: Session, keys: _Keys, now: dt.datetime, policy: ThrottlePo
     reached = account.failures >= policy.account_failures
     if reached:
         account.locked_until = now + policy.lock
-    # Counters of quiet keys are worth nothing: keep the table as small as the traffic.
-    session.execute(
-        delete(LoginThrottle).where(
+    # Counters of quiet keys are worth nothing: keep the table as small as the traffic. Rows
+    # another attempt holds are skipped (waiting on them could deadlock with that attempt).
+    stale = (
+        select(LoginThrottle.key)
+        .where(
             col(LoginThrottle.window_start) < now - policy.window - policy.lock,
             col(LoginThrottle.key).not_in(keys.both),
         )
+        .with_for_update(skip_locked=True)
     )
+    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key).in_(stale)))
     return reached
 
 
