@@ -116,7 +116,7 @@ class LoadResult:
 
 # A new plan loaded with ``commit_every`` commits this many assignments at a time: SQLite has
 # one writer, and the web's actions wait for it (issue 14.8: 82k duties held it for 139 s).
-LOAD_BATCH = 500
+LOAD_BATCH = 200
 
 
 def load_plan(
@@ -217,10 +217,24 @@ def _load_new_plan_in_batches(
     for start in range(0, len(items), batch):
         _add_links(session, items[start : start + batch], by_code, units, checked.prerequisites)
         session.commit()
-    _cancel_missing(session, existing, by_code, actor)
-    plan.loading = False  # the last transaction: the plan appears whole, deadlines resolved
+    # The last transaction: deadlines resolved, the plan appears whole. Nothing is flushed
+    # until the caller commits, so the write lock is held for that flush only, not for the
+    # whole plan's deadline computation.
+    with session.no_autoflush:
+        removed = _cancel_missing(session, existing, by_code, actor)
+        recompute_deadlines(session, plan, load_calendar(session), actor)
+        _record(
+            session,
+            plan.id,
+            None,
+            actor,
+            "plan_loaded",
+            new=checked.sha256,
+            note=f"{checked.path}: +{len(by_code)} ~0 -{removed}",
+        )
+        plan.loading = False
     # "created" for the person loading: a resumed load still finishes creating the plan.
-    return _finish_load(session, checked, actor, plan, True, len(by_code), 0, 0)
+    return LoadResult(plan.id, plan.code, True, len(by_code), 0, removed)
 
 
 def _upsert_units(session: Session, spec: PlanFile) -> dict[str, Department]:
