@@ -430,7 +430,8 @@ def long_write(engine: Engine) -> Iterator[None]:
         holder.execute("BEGIN IMMEDIATE")  # SQLite's one write lock
     else:
         holder = engine.raw_connection()  # type: ignore[assignment]
-        holder.cursor().execute("LOCK TABLE assignment IN EXCLUSIVE MODE")
+        # Writes to the assignments and to the sign-in counters wait (reads do not).
+        holder.cursor().execute("LOCK TABLE assignment, login_throttle IN EXCLUSIVE MODE")
     try:
         yield
     finally:

@@ -261,7 +261,14 @@ def sign_in(
 
 
 def _locked_rows(session: Session, keys: tuple[str, ...]) -> dict[str, LoginThrottle]:
-    query = select(LoginThrottle).where(col(LoginThrottle.key).in_(keys)).with_for_update()
+    # Locked in key order (PostgreSQL locks rows after sorting them): in heap order, two
+    # attempts could each hold one of the two rows and wait for the other (a deadlock).
+    query = (
+        select(LoginThrottle)
+        .where(col(LoginThrottle.key).in_(keys))
+        .order_by(col(LoginThrottle.key))
+        .with_for_update()
+    )
     return {row.key: row for row in session.exec(query)}
 
 
