@@ -217,34 +217,38 @@ def sign_in(
     """The active user with this name and password, else None; raises ``LockedOut`` or
     ``HashBusy``.
 
-    The account's attempt is counted as a failure *before* its password is checked, in a
-    short transaction that locks the counters, and taken back when it succeeds: concurrent
-    guesses from many processes cannot slip past the limit (at most ``account_failures``
-    checks of one account's password per lock period). The address counts failures once
-    they happen: an office behind one address where everyone signs in at 8:00 must not lock
-    itself out with attempts still being checked. The argon2 check (64 MiB, ~0.25 s) runs
-    outside any transaction, and only when one of ``hash_slots`` is free. An unknown name
-    costs the same check as a wrong password, so neither time nor lock-out tells which names
-    exist.
+    A locked account name or address is refused before any password is checked. The argon2
+    check (64 MiB, ~0.25 s) runs only with one of ``hash_slots`` taken, outside any
+    transaction, the locks are read again once the slot is taken, and a failure is counted
+    before the slot is given back: attempts that queued while the limit was reached are
+    refused unchecked, so 40 guesses at once get ``account_failures`` checks plus at most one
+    per other slot in flight (6 with the default 2 slots). Failures are
+    counted when they happen (in the database, so every process agrees), never ahead: people
+    of one office, or of one shared account, signing in at the same minute do not lock
+    themselves out. An unknown name costs the same check as a wrong password, so neither time
+    nor lock-out tells which names exist.
     """
     account = username.strip().lower()[:64]
     keys = _Keys(f"account:{account}", f"address:{address}"[:120])
     with db.session_scope(engine) as session:
-        account_locks = _reserve(session, keys, now, policy)
-        user = _find_user(session, username)
-        stored_hash = user.password_hash if user is not None and user.active else None
-        user_id = user.id if user is not None else None
+        _refuse_if_locked(session, keys, now)
     if not hash_slots.acquire(timeout=slot_timeout):
         raise HashBusy
     try:
+        with db.session_scope(engine) as session:
+            _refuse_if_locked(session, keys, now)  # the limit may have been reached meanwhile
+            user = _find_user(session, username)
+            stored_hash = user.password_hash if user is not None and user.active else None
+            user_id = user.id if user is not None else None
         ok = verify_password(stored_hash or _dummy_hash(), password) and stored_hash is not None
+        if not ok:
+            # Counted before the slot is given back: the next attempt to take it reads it.
+            with db.session_scope(engine) as session:
+                locked = _count_failure(session, keys, now, policy)
     finally:
         hash_slots.release()
     if not ok:
-        shown = account if user_id is not None else None
-        with db.session_scope(engine) as session:
-            address_locks = _count_address_failure(session, keys, now, policy)
-        _log_failure(shown, address, account_locks, address_locks)
+        _log_failure(account if user_id is not None else None, address, locked)
         return None
     with db.session_scope(engine) as session:
         _forgive(session, keys)
@@ -260,6 +264,13 @@ def sign_in(
         return fresh
 
 
+def _refuse_if_locked(session: Session, keys: _Keys, now: dt.datetime) -> None:
+    query = select(LoginThrottle.locked_until).where(col(LoginThrottle.key).in_(keys.both))
+    locked = [until for until in session.exec(query) if until is not None and until > now]
+    if locked:
+        raise LockedOut(max(locked), now)
+
+
 def _locked_rows(session: Session, keys: tuple[str, ...]) -> dict[str, LoginThrottle]:
     # Locked in key order (PostgreSQL locks rows after sorting them): in heap order, two
     # attempts could each hold one of the two rows and wait for the other (a deadlock).
@@ -272,30 +283,24 @@ def _locked_rows(session: Session, keys: tuple[str, ...]) -> dict[str, LoginThro
     return {row.key: row for row in session.exec(query)}
 
 
-def _restart_if_quiet(row: LoginThrottle, now: dt.datetime, policy: ThrottlePolicy) -> None:
-    if row.window_start <= now - policy.window and not _is_locked(row, now):
-        row.failures, row.window_start, row.locked_until = 0, now, None
-
-
 def _is_locked(row: LoginThrottle, now: dt.datetime) -> bool:
     return row.locked_until is not None and row.locked_until > now
 
 
-def _reserve(session: Session, keys: _Keys, now: dt.datetime, policy: ThrottlePolicy) -> bool:
-    """Refuse a locked account or address; count the account's attempt. True when this
-    attempt is the one that locks the account (if it fails)."""
+def _count_failure(
+    session: Session, keys: _Keys, now: dt.datetime, policy: ThrottlePolicy
+) -> list[str]:
+    """One more failure for the account name and the address; the keys it locks."""
     _ensure_rows(session, keys.both, now)
-    rows = _locked_rows(session, keys.both)
-    locked = [r.locked_until for r in rows.values() if r.locked_until and _is_locked(r, now)]
-    if locked:
-        raise LockedOut(max(locked), now)
-    for row in rows.values():
-        _restart_if_quiet(row, now, policy)
-    account = rows[keys.account]
-    account.failures += 1
-    reached = account.failures >= policy.account_failures
-    if reached:
-        account.locked_until = now + policy.lock
+    limits = {keys.account: policy.account_failures, keys.address: policy.address_failures}
+    locked = []
+    for key, row in _locked_rows(session, keys.both).items():
+        if row.window_start <= now - policy.window and not _is_locked(row, now):
+            row.failures, row.window_start, row.locked_until = 0, now, None
+        row.failures += 1
+        if row.failures >= limits[key] and not _is_locked(row, now):
+            row.locked_until = now + policy.lock
+            locked.append(key)
     # Counters of quiet keys are worth nothing: keep the table as small as the traffic. Rows
     # another attempt holds are skipped (waiting on them could deadlock with that attempt).
     stale = (
@@ -307,21 +312,7 @@ def _reserve(session: Session, keys: _Keys, now: dt.datetime, policy: ThrottlePo
         .with_for_update(skip_locked=True)
     )
     session.execute(delete(LoginThrottle).where(col(LoginThrottle.key).in_(stale)))
-    return reached
-
-
-def _count_address_failure(
-    session: Session, keys: _Keys, now: dt.datetime, policy: ThrottlePolicy
-) -> bool:
-    """One more failure from the address; True when it locks the address."""
-    _ensure_rows(session, (keys.address,), now)
-    row = _locked_rows(session, (keys.address,))[keys.address]
-    _restart_if_quiet(row, now, policy)
-    row.failures += 1
-    if row.failures >= policy.address_failures and not _is_locked(row, now):
-        row.locked_until = now + policy.lock
-        return True
-    return False
+    return locked
 
 
 def _ensure_rows(session: Session, keys: tuple[str, ...], now: dt.datetime) -> None:
@@ -337,22 +328,20 @@ def _ensure_rows(session: Session, keys: tuple[str, ...], now: dt.datetime) -> N
 
 
 def _forgive(session: Session, keys: _Keys) -> None:
-    """A successful sign-in: the account starts afresh (its attempt was counted ahead)."""
+    """A successful sign-in: the account name starts afresh (the address does not: one
+    account of its own must not let an address guess at the others)."""
     row = _locked_rows(session, (keys.account,)).get(keys.account)
     if row is not None:
         row.failures, row.locked_until = 0, None
 
 
-def _log_failure(
-    account: str | None, address: str, account_locks: bool, address_locks: bool
-) -> None:
+def _log_failure(account: str | None, address: str, locked: list[str]) -> None:
     # An unknown name is not logged: it is often a password typed in the wrong field.
     shown = account or "(không có tài khoản này)"
     auth_log.warning("sign-in failed: account=%s address=%s", shown, address)
-    if account_locks:
-        auth_log.warning("lock-out: account=%s after repeated failures", shown)
-    if address_locks:
-        auth_log.warning("lock-out: address=%s after repeated failures", address)
+    for key in locked:
+        subject = f"account={shown}" if key.startswith("account:") else f"address={address}"
+        auth_log.warning("lock-out: %s after repeated failures", subject)
 
 
 def hash_slots(count: int) -> threading.BoundedSemaphore:
