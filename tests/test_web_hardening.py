@@ -386,6 +386,27 @@ def test_password_checks_run_at_most_two_at_once(
     assert sum(counter.calls.values()) == 20 and counter.peak <= 2
 
 
+def test_a_sign_in_that_waits_too_long_for_a_check_is_told_busy(
+    world: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIAOVIEC_LOGIN_QUEUE_SECONDS", "0.2")
+    app = app_for(world)
+    client = http_client(app)
+    token = csrf_of(client.get("/login").text)
+    slots = app.state.ctx.hash_slots
+    for _ in range(2):  # both checks taken by other sign-ins
+        assert slots.acquire(timeout=1)
+    try:
+        data = {"csrf_token": token, "username": "stc", "password": PASSWORD}
+        busy = client.post("/login", data=data)
+    finally:
+        slots.release()
+        slots.release()
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+    assert "Hệ thống đang bận, hãy thử lại sau ít giây." in busy.text
+    assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+
+
 def test_auth_events_are_logged_without_secrets(
     world: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -212,7 +212,7 @@ def sign_in(
     now: dt.datetime,
     policy: ThrottlePolicy,
     hash_slots: threading.Semaphore,
-    slot_timeout: float = 20.0,
+    slot_timeout: float = 120.0,
 ) -> User | None:
     """The active user with this name and password, else None; raises ``LockedOut`` or
     ``HashBusy``.
@@ -253,8 +253,12 @@ def sign_in(
     with db.session_scope(engine) as session:
         _forgive(session, keys)
         fresh = session.get(User, user_id)
-        if fresh is None or not fresh.active or fresh.password_hash != stored_hash:
-            return None  # disabled or given a new password while we were checking
+        if fresh is None or not fresh.active:
+            return None  # disabled while we were checking
+        if fresh.password_hash != stored_hash and not verify_password(
+            fresh.password_hash, password
+        ):
+            return None  # a new password since (a mere rehash by a parallel sign-in passes)
         if _hasher().check_needs_rehash(fresh.password_hash):
             fresh.password_hash = hash_password(password)
         fresh.last_login_at = now

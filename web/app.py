@@ -77,6 +77,7 @@ class WebContext:
     throttle: accounts.ThrottlePolicy
     # argon2 checks this process runs at once (64 MiB each): shared by every worker thread.
     hash_slots: threading.Semaphore
+    hash_wait: float  # seconds a sign-in waits for a slot before "busy"
 
     def session(self) -> AbstractContextManager[Session]:
         """One transaction: commits when the block ends, rolls back on any error."""
@@ -103,6 +104,7 @@ def create_app(
         session_lifetime=dt.timedelta(hours=web.session_hours),
         throttle=_throttle_policy(web),
         hash_slots=accounts.hash_slots(web.login_hash_concurrency),
+        hash_wait=web.login_queue_seconds,
     )
     from web import actions, auth, linkpages, pages
 

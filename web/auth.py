@@ -60,6 +60,7 @@ def login(
             now,
             ctx.throttle,
             ctx.hash_slots,
+            ctx.hash_wait,
         )
     except accounts.LockedOut as exc:
         response = refused(str(exc), 429)

@@ -23,6 +23,9 @@ class WebSettings(BaseSettings):
     login_lock_minutes: float = Field(default=15.0, gt=0)
     # argon2 checks one process runs at once (64 MiB each): bounds memory and CPU under a burst.
     login_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    # How long a sign-in waits for a free check before "busy" (503). Generous: a burst of
+    # logins queues (each check ~0.25 s of a core) rather than failing; memory stays bounded.
+    login_queue_seconds: float = Field(default=120.0, gt=0)
     # Addresses whose X-Forwarded-Proto / X-Forwarded-For are believed (the reverse proxy),
     # comma-separated IPs or networks, "*" for any; uvicorn's own proxy handling is turned off.
     trusted_proxies: str = "127.0.0.1"
