@@ -179,7 +179,8 @@ def _load(imported: Imported[CheckedPlan], by: str | None, console: Console) -> 
 
     try:
         with db.session_scope() as session:
-            result = store.load_plan(session, imported.checked, by or getpass.getuser())
+            actor = by or getpass.getuser()
+            result = store.load_plan(session, imported.checked, actor, store.LOAD_BATCH)
     except (store.NotFound, store.InvalidAction, store.ConcurrentUpdate) as exc:
         fail(str(exc))
     verb = "Đã tạo" if result.created else "Đã cập nhật"

@@ -126,7 +126,8 @@ def _load(path: Path, by: str | None) -> None:
 
     checked = _check(path)
     with _session() as session:
-        result = store.load_plan(session, checked, _actor(by))
+        # A new plan is written in batches so the web is never held up for long (docs/web.md).
+        result = store.load_plan(session, checked, _actor(by), commit_every=store.LOAD_BATCH)
     verb = "Đã tạo" if result.created else "Đã cập nhật"
     out.print(
         f"{verb} kế hoạch [bold]{result.plan_code}[/]: thêm {result.assignments_added}, "

@@ -144,7 +144,8 @@ def web(
         fail("Cơ sở dữ liệu chưa được khởi tạo hoặc chưa cập nhật: hãy chạy `giaoviec init`.")
     day = _date(today)
     app = create_app(engine, today=(lambda: day) if day else clock.today)
-    config = uvicorn.Config(app, host=host, port=port, proxy_headers=True, log_level="info")
+    # proxy_headers off: the app itself believes X-Forwarded-* from GIAOVIEC_TRUSTED_PROXIES only.
+    config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, log_level="info")
     server = uvicorn.Server(config)
     # After Config has set up logging: tokens of action links never reach the access log.
     logging.getLogger("uvicorn.access").addFilter(RedactLinkTokens())

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from models.enums import (
@@ -149,6 +150,9 @@ class Plan(SQLModel, table=True):
     # The calendar (``WorkCalendar.basis``) the due dates were last resolved under: the daily
     # sweep resolves a plan again only when the calendar changed since.
     deadlines_basis: str | None = Field(default=None, max_length=64)
+    # A new plan loaded in batches (``store.load_plan`` with ``commit_every``) is true until
+    # its last batch commits: reads ignore it meanwhile, so people see it whole or not at all.
+    loading: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
 
 
 class Assignment(SQLModel, table=True):

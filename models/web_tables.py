@@ -49,3 +49,33 @@ class UsedLink(SQLModel, table=True):
     action: str = Field(max_length=20)
     used_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     expires_at: dt.datetime = Field(sa_column=_utc_column(False))  # rows past this may go
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; this row is what makes it valid.
+
+    Kept in the database (not only in the signed cookie) so that signing out, disabling an
+    account or changing its password ends the session for every process at once, and a copied
+    cookie is worth nothing once its row is gone. Only the token's SHA-256 is stored: reading
+    this table does not let anyone sign in.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the cookie's token
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+    # Absolute: using the session does not extend it.
+    expires_at: dt.datetime = Field(sa_column=_utc_column(False))
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins counted per account name and per client address, shared by every web
+    process; a key over its limit is locked until ``locked_until``."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=120)  # "account:<name>" or "address:<ip>"
+    failures: int = 0
+    window_start: dt.datetime = Field(sa_column=_utc_column(False))
+    locked_until: dt.datetime | None = Field(default=None, sa_column=_utc_column())

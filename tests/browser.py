@@ -60,7 +60,7 @@ USERS: dict[str, tuple[UserRole, str | None, str]] = {
     "lanhdao": (UserRole.VIEWER, None, "Lãnh đạo tỉnh"),
 }
 # Not yet in tests/conftest.py's TABLES: the web tests empty them themselves.
-WEB_TABLES = ("used_links", "users")
+WEB_TABLES = ("login_throttle", "web_sessions", "used_links", "users")
 
 
 # Test accounts are hashed with cheap argon2 parameters: the real ones cost 0.25 s a hash.
@@ -136,7 +136,15 @@ def free_port() -> int:
 def serve(app: Any) -> Iterator[str]:
     """Run ``app`` on 127.0.0.1 (a free port) in a thread; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # proxy_headers off, as in `giaoviec web`: the app applies GIAOVIEC_TRUSTED_PROXIES itself.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()

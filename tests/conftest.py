@@ -24,6 +24,8 @@ BUILTIN_PLAN = REPO / "plans" / "an-giang-2024-hoi-nghi-thi-dua.yaml"
 
 # Children before parents, so deleting in this order never trips a foreign key.
 TABLES = [
+    "login_throttle",
+    "web_sessions",
     "used_links",
     "users",
     "outbox",

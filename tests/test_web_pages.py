@@ -369,7 +369,7 @@ def test_user_add_reads_the_password_from_stdin(world: Engine) -> None:
         user = session.exec(select(User).where(User.username == "nguyen.a")).one()
         assert user.role is UserRole.DEPARTMENT and user.display_name == "Đỗ Văn L"
         assert "bao-an-giang-2024" not in user.password_hash
-        assert accounts.authenticate(session, "Nguyen.A", "bao-an-giang-2024") is not None
+        assert accounts.verify_password(user.password_hash, "bao-an-giang-2024")
 
     refusals = [
         (args, "bao-an-giang-2024", "đã có"),

@@ -186,14 +186,13 @@ def test_timeline_starts_come_from_every_assignment(world: Engine) -> None:
     assert cut.first is not None and whole.first is not None and cut.first >= whole.first
 
 
-def test_many_plans_get_a_code_field_and_the_newest_is_the_default(
+def test_many_plans_get_a_code_field_and_the_active_plan_is_the_default(
     world: Engine, coordinator: Any
 ) -> None:
     html = coordinator.get("/").text
-    # The newest plan: loaded last (the small ones were loaded after the big one).
-    newest = f"kh-9{SIZES.plans:04d}"
-    assert f'<input name="plan" value="{newest}" list="plan-codes" required>' in html
-    suggested = re.findall(r'<option value="([^"]+)">', html)
+    # The active plan (the big one), though the small drafts were loaded after it.
+    assert f'<input name="plan" value="{BIG}" list="plan-codes" required>' in html
+    suggested = re.findall(r'<option value="([^"]+)" label="[^"]*">', html)
     assert len(suggested) == queries.PICKER_LIMIT and BIG not in suggested
     assert f"gợi ý {queries.PICKER_LIMIT}/{SIZES.plans + 1} kế hoạch mới nhất" in html
     assert '<select name="plan">' not in html
@@ -201,12 +200,12 @@ def test_many_plans_get_a_code_field_and_the_newest_is_the_default(
     assert "kh-00000" in coordinator.get(f"/?plan={BIG}").text
 
 
-def test_the_newest_plan_is_picked_as_before(world: Engine) -> None:
+def test_the_active_plan_is_picked_and_the_picker_lists_the_newest(world: Engine) -> None:
     with Session(world) as session:
         plans = store.list_plans(session)
-        expected = max(plans, key=lambda p: p.loaded_at)
-        chosen = queries.newest_plan(session)
-        assert chosen is not None and chosen.code == expected.code
+        [active] = [p for p in plans if p.activated_at is not None]
+        chosen = queries.default_plan(session)
+        assert chosen is not None and chosen.code == active.code == BIG
         menu = queries.plan_menu(session)
         newest = sorted(plans, key=lambda p: (-p.loaded_at.timestamp(), p.code))
         assert menu.total == len(plans) and not menu.complete

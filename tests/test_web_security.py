@@ -99,10 +99,11 @@ def test_a_link_does_its_action_once_and_only_on_post(world: Engine, client: Any
     assert after.submission_note == "Đã thẩm định"
     assert used_count(world) == 1
 
-    # Used: a second POST (the back button, a double click) and a new GET are refused.
+    # Used: a second POST (the back button, a double click) and a new GET change nothing and
+    # say what the link did.
     again = client.post(path, data={"csrf_token": csrf_of(page.text), "note": "lần hai"})
     assert again.status_code == 410
-    assert "đã được sử dụng" in again.text
+    assert "đã được sử dụng: đã báo cáo hoàn thành nhiệm vụ TC-01 lúc" in again.text
     assert row(world, "TC-01").version == after.version
     assert client.get(path).status_code == 410
 
@@ -366,7 +367,7 @@ def test_oversized_or_disallowed_uploads_are_refused_and_nothing_is_stored(
     assert row(world, "TC-01").state is AssignmentState.NOT_STARTED
 
     ok = client.post(
-        url, data=data, files=[("files", ("bao-cao.pdf", b"x" * 900, "application/pdf"))]
+        url, data=data, files=[("files", ("bao-cao.pdf", b"%PDF-1.7" + b"x" * 900, "x/y"))]
     )
     assert ok.status_code == 200 and "Đã báo cáo hoàn thành nhiệm vụ TC-01." in ok.text
     assert [p.name for p in evidence_files(home)] == ["bao-cao.pdf"]

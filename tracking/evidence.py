@@ -6,10 +6,13 @@ climb out of that folder; the database keeps the path relative to ``GIAOVIEC_HOM
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import unicodedata
 from pathlib import Path
+
+import filetype
 
 ALLOWED_SUFFIXES = frozenset(
     {
@@ -33,6 +36,33 @@ ALLOWED_SUFFIXES = frozenset(
     }
 )
 
+# What the first bytes of each accepted type may be, as named by ``filetype`` (plus "ole" for
+# the Office 97-2003 container, which filetype does not always name). Word/Excel/PowerPoint
+# and OpenDocument files are zip containers: any zip kind is accepted for them.
+HEAD_BYTES = 8192  # enough for every signature below
+_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+_ZIP_KINDS = frozenset({"zip", "docx", "xlsx", "pptx", "odt", "ods", "odp", "epub"})
+_OLE_KINDS = frozenset({"ole", "doc", "xls", "ppt"})
+_CONTENT_KINDS: dict[str, frozenset[str]] = {
+    ".pdf": frozenset({"pdf"}),
+    ".doc": _OLE_KINDS,
+    ".xls": _OLE_KINDS,
+    ".ppt": _OLE_KINDS,
+    ".docx": _ZIP_KINDS,
+    ".xlsx": _ZIP_KINDS,
+    ".pptx": _ZIP_KINDS,
+    ".odt": _ZIP_KINDS,
+    ".ods": _ZIP_KINDS,
+    ".jpg": frozenset({"jpg"}),
+    ".jpeg": frozenset({"jpg"}),
+    ".png": frozenset({"png"}),
+    ".zip": frozenset({"zip"}),
+    ".rar": frozenset({"rar"}),
+    ".7z": frozenset({"7z"}),
+    ".mp4": frozenset({"mp4", "m4v", "mov", "3gp"}),
+}
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
@@ -48,20 +78,62 @@ def safe_name(name: str) -> str:
     return f"{stem[: 120 - len(suffix)]}{suffix}"
 
 
-def check_evidence(name: str, size: int, max_bytes: int) -> str:
-    """The safe name to store ``name`` under; raises ``EvidenceError`` if it is refused."""
+def megabytes(size: int, round_up: bool = False) -> str:
+    """A size as people read it: binary megabytes (as Windows Explorer shows "MB"), with a
+    Vietnamese decimal comma; "20 MB" for the 20 MiB limit. ``round_up`` for a size refused as
+    too large, so it never reads as equal to the limit ("20,1 MB", not "20,0 MB")."""
+    tenths = size / 2**20 * 10
+    value = (math.ceil(tenths) if round_up else round(tenths)) / 10
+    text = f"{value:.0f}" if value == int(value) else f"{value:.1f}".replace(".", ",")
+    return f"{text} MB"
+
+
+def content_kind(head: bytes) -> str | None:
+    """What the first bytes say the file is ("pdf", "zip", "ole"…), None when unrecognised."""
+    if head.startswith(_OLE_MAGIC):
+        return "ole"
+    kind = filetype.guess_extension(head)
+    return kind if isinstance(kind, str) else None
+
+
+def check_evidence(name: str, size: int, max_bytes: int, head: bytes) -> str:
+    """The safe name to store ``name`` under; raises ``EvidenceError`` if it is refused.
+
+    ``head`` is the file's first ``HEAD_BYTES``: the content must be of the type its name
+    says (a program renamed ".pdf" is refused), not only carry an accepted extension.
+    """
     clean = safe_name(name)
-    if Path(clean).suffix.lower() not in ALLOWED_SUFFIXES:
+    shown = Path(name).name
+    suffix = Path(clean).suffix.lower()
+    if suffix not in ALLOWED_SUFFIXES:
         allowed = ", ".join(sorted(ALLOWED_SUFFIXES))
-        raise EvidenceError(f"Loại tệp “{Path(name).name}” không được nhận (chỉ nhận: {allowed}).")
+        raise EvidenceError(f"Loại tệp “{shown}” không được nhận (chỉ nhận: {allowed}).")
     if size > max_bytes:
-        megabytes, limit = size / 1e6, max_bytes / 1e6
         raise EvidenceError(
-            f"Tệp “{Path(name).name}” quá lớn ({megabytes:.1f} MB; tối đa {limit:.0f} MB)."
+            f"Tệp “{shown}” quá lớn ({megabytes(size, round_up=True)}; "
+            f"tối đa {megabytes(max_bytes)})."
         )
     if size == 0:
-        raise EvidenceError(f"Tệp “{Path(name).name}” trống.")
+        raise EvidenceError(f"Tệp “{shown}” trống.")
+    if not _content_matches(suffix, head):
+        raise EvidenceError(
+            f"Nội dung tệp “{shown}” không đúng loại {suffix} mà tên tệp ghi; hãy gửi đúng tệp gốc."
+        )
     return clean
+
+
+def _content_matches(suffix: str, head: bytes) -> bool:
+    kind = content_kind(head)
+    if suffix == ".txt":
+        # Plain text has no signature: accept what is not a known binary type and holds no
+        # NUL byte (UTF-16 text, with its byte-order mark, is text too).
+        return kind is None and (b"\x00" not in head or head.startswith(_UTF16_BOMS))
+    return kind in _CONTENT_KINDS[suffix]
+
+
+def read_head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(HEAD_BYTES)
 
 
 def evidence_folder(home: Path, plan_code: str, assignment_code: str) -> Path:
@@ -74,7 +146,7 @@ def store_file(
     """Copy ``source`` into the evidence folder; returns its path relative to ``home``."""
     if not source.is_file():
         raise EvidenceError(f"Không tìm thấy tệp “{source}”.")
-    clean = check_evidence(source.name, source.stat().st_size, max_bytes)
+    clean = check_evidence(source.name, source.stat().st_size, max_bytes, read_head(source))
     folder = evidence_folder(home, plan_code, assignment_code)
     folder.mkdir(parents=True, exist_ok=True)
     target = _free_path(folder / clean)

@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import SecretStr
@@ -242,13 +243,13 @@ def kinds_for_message(
 # --- using links ------------------------------------------------------------------------
 
 
-_MAX_ROW_ID = 2**63 - 1  # the largest key a database integer column holds
+_MAX_ROW_ID = 2_147_483_647  # the databases' INTEGER column
 
 
-def _row_id(value: str | int) -> int:
+def _row_id(value: Any) -> int:
     number = int(value)
-    if not 0 < number <= _MAX_ROW_ID:
-        raise ValueError(f"not a row id: {number}")
+    if not 1 <= number <= _MAX_ROW_ID:
+        raise ValueError("row id out of range")  # the database would fail on it, not answer
     return number
 
 
@@ -267,8 +268,8 @@ def read_token(token: str, secret: str, now: dt.datetime) -> LinkClaim:
             str(nonce),
             int(generation),
         )
-    # A genuine signature over numbers no link carries (a leaked secret, a test): the expiry
-    # beyond any datetime raises OverflowError or OSError, not ValueError.
+    # OverflowError/OSError: a genuine signature over absurd numbers (a leaked secret, or a
+    # link made by hand) — an expiry past year 9999 — is as invalid as a forged one.
     except (BadSignature, ValueError, TypeError, OverflowError, OSError) as exc:
         raise LinkError(
             "invalid",

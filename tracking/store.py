@@ -122,12 +122,27 @@ class LoadResult:
     contacts: ContactChanges = dataclasses.field(default_factory=lambda: ContactChanges())
 
 
-def load_plan(session: Session, checked: CheckedPlan, actor: str) -> LoadResult:
+# A new plan loaded with ``commit_every`` commits this many assignments at a time: SQLite has
+# one writer, and the web's actions wait for it (issue 14.8: 82k duties held it for 139 s).
+LOAD_BATCH = 200
+
+
+def load_plan(
+    session: Session, checked: CheckedPlan, actor: str, commit_every: int | None = None
+) -> LoadResult:
     """Create or update the plan of a checked file: loading the same file twice changes nothing.
 
     Plan, units and assignments are matched by their codes. An assignment that disappeared
     from the file is cancelled, never deleted, so its history stays.
+
+    With ``commit_every``, a *new* plan is written in batches, each committed on ``session``,
+    so no write lock is held for long; the plan is marked ``loading`` until the last step and
+    reads ignore it meanwhile, so it appears whole or not at all. A load killed half-way
+    leaves a plan still loading, which the next load of the file completes. An update of a
+    plan already loaded stays one transaction (the caller's), all or nothing.
     """
+    if commit_every is not None and _needs_batches(session, checked.spec.plan.code):
+        return _load_new_plan_in_batches(session, checked, actor, commit_every)
     spec = checked.spec
     units = _upsert_units(session, spec)
     contacts = sync_plan_contacts(session, spec, units, actor)
@@ -148,6 +163,19 @@ def load_plan(session: Session, checked: CheckedPlan, actor: str) -> LoadResult:
     session.flush()
     _link_assignments(session, spec, by_code, units, checked.prerequisites)
     removed = _cancel_missing(session, existing, by_code, actor)
+    return _finish_load(session, checked, actor, plan, created, (added, updated, removed), contacts)
+
+
+def _finish_load(
+    session: Session,
+    checked: CheckedPlan,
+    actor: str,
+    plan: Plan,
+    created: bool,
+    counts: tuple[int, int, int],
+    contacts: ContactChanges,
+) -> LoadResult:
+    added, updated, removed = counts
     if created or added or updated or removed:
         _record(
             session,
@@ -163,6 +191,61 @@ def load_plan(session: Session, checked: CheckedPlan, actor: str) -> LoadResult:
     _recompute_or_refuse(session, plan, load_calendar(session), actor)
     assert plan.id is not None
     return LoadResult(plan.id, plan.code, created, added, updated, removed, contacts)
+
+
+def _needs_batches(session: Session, code: str) -> bool:
+    """A plan not there yet, or one a killed batched load left loading."""
+    found = session.exec(select(Plan.loading).where(Plan.code == code)).first()
+    return found is None or bool(found)
+
+
+def _load_new_plan_in_batches(
+    session: Session, checked: CheckedPlan, actor: str, batch: int
+) -> LoadResult:
+    spec = checked.spec
+    units = _upsert_units(session, spec)
+    contacts = sync_plan_contacts(session, spec, units, actor)
+    plan, _ = _upsert_plan(session, spec, checked, units)
+    plan.loading = True
+    session.commit()
+    assert plan.id is not None
+    existing = {
+        a.code: a for a in session.exec(select(Assignment).where(Assignment.plan_id == plan.id))
+    }
+    by_code: dict[str, Assignment] = {}
+    for position, item in enumerate(spec.assignments):
+        row = existing.get(item.code)  # written by a load killed after this batch
+        if row is None:
+            row = _new_assignment(session, plan, item, position, units, actor)
+        else:  # the file may have changed since the killed load
+            _update_assignment(session, row, item, position, units, actor)
+        by_code[item.code] = row
+        if (position + 1) % batch == 0:
+            session.commit()
+    session.commit()
+    items = spec.assignments
+    _clear_links(session, [a.id for a in by_code.values()])
+    for start in range(0, len(items), batch):
+        _add_links(session, items[start : start + batch], by_code, units, checked.prerequisites)
+        session.commit()
+    # The last transaction: deadlines resolved, the plan appears whole. Nothing is flushed
+    # until the caller commits, so the write lock is held for that flush only, not for the
+    # whole plan's deadline computation.
+    with session.no_autoflush:
+        removed = _cancel_missing(session, existing, by_code, actor)
+        recompute_deadlines(session, plan, load_calendar(session), actor)
+        _record(
+            session,
+            plan.id,
+            None,
+            actor,
+            "plan_loaded",
+            new=checked.sha256,
+            note=f"{checked.path}: +{len(by_code)} ~0 -{removed}",
+        )
+        plan.loading = False
+    # "created" for the person loading: a resumed load still finishes creating the plan.
+    return LoadResult(plan.id, plan.code, True, len(by_code), 0, removed, contacts)
 
 
 def _upsert_units(session: Session, spec: PlanFile) -> dict[str, Department]:
@@ -320,12 +403,25 @@ def _link_assignments(
     units: dict[str, Department],
     prerequisites: dict[str, set[str]],
 ) -> None:
-    ids = [a.id for a in by_code.values()]
+    _clear_links(session, [a.id for a in by_code.values()])
+    _add_links(session, spec.assignments, by_code, units, prerequisites)
+
+
+def _clear_links(session: Session, ids: list[int | None]) -> None:
     session.execute(
         delete(AssignmentCooperator).where(col(AssignmentCooperator.assignment_id).in_(ids))
     )
     session.execute(delete(Dependency).where(col(Dependency.assignment_id).in_(ids)))
-    for item in spec.assignments:
+
+
+def _add_links(
+    session: Session,
+    items: Sequence[AssignmentSpec],
+    by_code: dict[str, Assignment],
+    units: dict[str, Department],
+    prerequisites: dict[str, set[str]],
+) -> None:
+    for item in items:
         row = by_code[item.code]
         assert row.id is not None
         for coop in item.cooperating:
@@ -581,7 +677,7 @@ def activate_plan(
 def get_plan(session: Session, ref: str | None) -> Plan:
     """A plan by code or id; with no reference, the only plan there is."""
     if ref is None:
-        plans = list(session.exec(select(Plan).limit(2)))
+        plans = list(session.exec(select(Plan).where(col(Plan.loading).is_(False)).limit(2)))
         if len(plans) == 1:
             return plans[0]
         raise NotFound(
@@ -596,6 +692,11 @@ def get_plan(session: Session, ref: str | None) -> Plan:
         plan = session.get(Plan, int(ref))
     if plan is None:
         raise NotFound(f"Không tìm thấy kế hoạch “{ref}”.")
+    if plan.loading:
+        raise NotFound(
+            f"Kế hoạch “{plan.code}” đang được nạp (hoặc lần nạp trước bị ngắt): "
+            "hãy chờ nạp xong, hoặc nạp lại tệp kế hoạch."
+        )
     return plan
 
 
@@ -991,7 +1092,9 @@ def history(session: Session, assignment_id: int) -> list[Activity]:
 
 
 def list_plans(session: Session) -> list[Plan]:
-    return list(session.exec(select(Plan).order_by(Plan.code)))
+    """The plans people may see: not one still loading."""
+    query = select(Plan).where(col(Plan.loading).is_(False)).order_by(Plan.code)
+    return list(session.exec(query))
 
 
 def count_assignments(session: Session, plan: Plan) -> int:

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from models.dates import format_vn, parse_date
 from models.tables import Assignment, Plan
 from tracking import accounts, store
-from tracking.evidence import EvidenceError, check_evidence, evidence_folder
+from tracking.evidence import HEAD_BYTES, EvidenceError, check_evidence, evidence_folder
 from tracking.status import ACTION_LABELS, Action, IllegalTransition
 from web.app import MAX_FILES, AssignmentId, WebContext, ctx_of, render, require_user
 from web.labels import NEEDS_REASON, REASON_LABELS
@@ -127,7 +127,7 @@ def perform(
     assert plan is not None and row.id is not None
     sizes = [_size(upload) for upload in form.files]
     names = [
-        check_evidence(upload.filename or "", size, ctx.max_evidence_bytes)
+        check_evidence(upload.filename or "", size, ctx.max_evidence_bytes, _head(upload))
         for upload, size in zip(form.files, sizes, strict=True)
     ]
     stored: list[Path] = []
@@ -159,6 +159,12 @@ def _size(upload: UploadFile) -> int:
     size = upload.file.tell()
     upload.file.seek(0)
     return size
+
+
+def _head(upload: UploadFile) -> bytes:
+    head = upload.file.read(HEAD_BYTES)
+    upload.file.seek(0)
+    return head
 
 
 def _save(upload: UploadFile, name: str, folder: Path) -> Path:

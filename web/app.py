@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -23,20 +24,24 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from models.dates import format_vn
 from models.numbering import citable_number
 from models.web_tables import User
 from tracking import accounts, clock, db, links
+from tracking.evidence import megabytes
 from tracking.settings import get_settings
 from web import labels
+from web.config import WebSettings, web_settings
+from web.failures import Trouble, database_trouble, describe, disk_trouble
 from web.security import (
     SESSION_COOKIE,
-    SESSION_MAX_AGE,
     CsrfError,
     Forbidden,
     GuardMiddleware,
@@ -45,6 +50,7 @@ from web.security import (
     end_session,
     pop_flash,
     session_secret,
+    session_token,
 )
 
 HERE = Path(__file__).parent
@@ -68,6 +74,11 @@ class WebContext:
     home: Path
     max_evidence_bytes: int
     templates: Jinja2Templates
+    session_lifetime: dt.timedelta
+    throttle: accounts.ThrottlePolicy
+    # argon2 checks this process runs at once (64 MiB each): shared by every worker thread.
+    hash_slots: threading.Semaphore
+    hash_wait: float  # seconds a sign-in waits for a slot before "busy"
 
     def session(self) -> AbstractContextManager[Session]:
         """One transaction: commits when the block ends, rolls back on any error."""
@@ -80,6 +91,7 @@ def create_app(
     now: Callable[[], dt.datetime] | None = None,
 ) -> FastAPI:
     settings = get_settings()
+    web = web_settings()
     link_config = links.link_settings()
     app = FastAPI(title="giaoviec", docs_url=None, redoc_url=None, openapi_url=None)
     templates = _templates()
@@ -90,6 +102,10 @@ def create_app(
         home=settings.home,
         max_evidence_bytes=settings.max_evidence_bytes,
         templates=templates,
+        session_lifetime=dt.timedelta(hours=web.session_hours),
+        throttle=_throttle_policy(web),
+        hash_slots=accounts.hash_slots(web.login_hash_concurrency),
+        hash_wait=web.login_queue_seconds,
     )
     from web import actions, auth, linkpages, pages
 
@@ -102,7 +118,8 @@ def create_app(
         SessionMiddleware,
         secret_key=session_secret(links.secret_key()),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE,
+        # The browser may keep the cookie this long; the session itself ends on the server.
+        max_age=int(web.session_hours * 3600),
         same_site="lax",
         https_only=https,
     )
@@ -110,7 +127,7 @@ def create_app(
         title="Tệp quá lớn",
         message=(
             f"Dữ liệu gửi lên quá lớn: mỗi lần gửi tối đa {MAX_FILES} tệp, mỗi tệp tối đa "
-            f"{settings.max_evidence_bytes / 1e6:.0f} MB. Không có gì được lưu."
+            f"{megabytes(settings.max_evidence_bytes)}. Không có gì được lưu."
         ),
         user=None,
         request=None,
@@ -121,7 +138,23 @@ def create_app(
         max_body=MAX_FILES * settings.max_evidence_bytes + _FORM_ROOM,
         too_large_page=too_large.encode(),
     )
+    # Outermost: every layer sees the client's scheme and address, as forwarded by a trusted
+    # reverse proxy (uvicorn's own proxy handling is off in `giaoviec web`: this is the one).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=_trusted(web.trusted_proxies))
     return app
+
+
+def _trusted(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _throttle_policy(web: WebSettings) -> accounts.ThrottlePolicy:
+    return accounts.ThrottlePolicy(
+        account_failures=web.login_account_failures,
+        address_failures=web.login_address_failures,
+        window=dt.timedelta(minutes=web.login_window_minutes),
+        lock=dt.timedelta(minutes=web.login_lock_minutes),
+    )
 
 
 def _templates() -> Jinja2Templates:
@@ -149,19 +182,20 @@ def ctx_of(request: Request) -> WebContext:
 
 
 def current_user(request: Request, session: Session) -> User | None:
-    """The signed-in, still active user whose password has not changed since signing in."""
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
+    """The user of the request's live session: signed in, not signed out since, not expired,
+    account still active (checked in the database on every request)."""
+    token = session_token(request)
+    if token is None:
         return None
-    user = session.get(User, uid)
-    if (
-        user is None
-        or not user.active
-        or request.session.get("fp") != accounts.session_fingerprint(user)
-    ):
+    user = accounts.session_user(session, token, ctx_of(request).now())
+    if user is None:
         end_session(request)
-        return None
     return user
+
+
+def client_address(request: Request) -> str:
+    """The client's IP (a trusted proxy's X-Forwarded-For already applied)."""
+    return request.client.host if request.client else "unknown"
 
 
 def require_user(request: Request, session: Session) -> User:
@@ -222,11 +256,58 @@ def _handlers(app: FastAPI) -> None:
             return message_page(request, "Không hợp lệ", "Thao tác không hợp lệ.", 405)
         return message_page(request, "Lỗi", "Yêu cầu không hợp lệ.", exc.status_code)
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        trouble = database_trouble(exc)
+        if trouble is None:
+            raise exc
+        return trouble_page(request, trouble, exc)
+
+    @app.exception_handler(OSError)
+    async def _disk(request: Request, exc: OSError) -> Response:
+        if not disk_trouble(exc):
+            raise exc
+        return trouble_page(request, Trouble.DOWN, exc)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, _exc: RequestValidationError) -> Response:
         return message_page(
             request, "Yêu cầu không hợp lệ", "Dữ liệu gửi lên không hợp lệ; hãy thử lại.", 400
         )
+
+
+BUSY_SECONDS = 5  # Retry-After for a database busy with a long write
+DOWN_SECONDS = 300  # Retry-After for maintenance
+
+
+def trouble_page(request: Request, trouble: Trouble, exc: BaseException) -> Response:
+    """503: try again shortly (busy), or the maintenance page (damaged, full, unreachable)."""
+    if trouble is Trouble.BUSY:
+        logger.warning("database busy: %s", describe(exc))
+        title, seconds = "Hệ thống đang bận", BUSY_SECONDS
+        text = (
+            "Hệ thống đang bận, hãy thử lại sau ít giây. "
+            "Thao tác vừa rồi chưa được ghi nhận; không có gì thay đổi."
+        )
+    else:
+        logger.error("database or disk unavailable: %s", describe(exc))
+        title, seconds = "Hệ thống đang bảo trì", DOWN_SECONDS
+        text = (
+            "Hệ thống tạm ngừng phục vụ do sự cố lưu trữ dữ liệu (cơ sở dữ liệu hoặc ổ đĩa). "
+            "Bộ phận kỹ thuật đã được báo qua nhật ký hệ thống; hãy thử lại sau ít phút. "
+            "Thao tác vừa rồi chưa được ghi nhận."
+        )
+    # No database read here: the page must render while the database is unusable.
+    page = (
+        ctx_of(request)
+        .templates.get_template("message.html")
+        .render(title=title, message=text, user=None, request=request, flash=None)
+    )
+    return HTMLResponse(
+        page,
+        status_code=503,
+        headers={"retry-after": str(seconds), "cache-control": "no-store"},
+    )
 
 
 # --- uvicorn's access log ----------------------------------------------------------------

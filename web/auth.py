@@ -1,4 +1,9 @@
-"""Signing in and out."""
+"""Signing in and out.
+
+Signing in is throttled per account name and per client address, with the counters in the
+database so every web process agrees (``tracking.accounts.sign_in``); signing out deletes the
+session on the server, so a copy of the cookie is worth nothing afterwards.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.requests import Request
 
 from tracking import accounts
-from web.app import ctx_of, current_user, render
-from web.security import check_csrf, end_session, safe_next, start_session
+from web.app import (
+    BUSY_SECONDS,
+    client_address,
+    ctx_of,
+    current_user,
+    message_page,
+    render,
+)
+from web.security import check_csrf, end_session, safe_next, session_token, start_session
 
 router = APIRouter()
 
@@ -32,26 +44,48 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     check_csrf(request, csrf_token)
-    with ctx_of(request).session() as session:
-        user = accounts.authenticate(session, username, password)
-        if user is None:
-            return render(
-                request,
-                "login.html",
-                {
-                    "next": safe_next(next),
-                    "error": "Tên đăng nhập hoặc mật khẩu không đúng.",
-                    "username": username,
-                },
-                400,
-            )
-        assert user.id is not None
-        start_session(request, user.id, accounts.session_fingerprint(user))
+    ctx = ctx_of(request)
+    now = ctx.now()
+
+    def refused(error: str, status: int) -> Response:
+        context = {"next": safe_next(next), "error": error, "username": username}
+        return render(request, "login.html", context, status)
+
+    try:
+        user = accounts.sign_in(
+            ctx.engine,
+            username,
+            password,
+            client_address(request),
+            now,
+            ctx.throttle,
+            ctx.hash_slots,
+            ctx.hash_wait,
+        )
+    except accounts.LockedOut as exc:
+        response = refused(str(exc), 429)
+        response.headers["retry-after"] = str(int((exc.until - now).total_seconds()) + 1)
+        return response
+    except accounts.HashBusy:
+        response = message_page(
+            request, "Hệ thống đang bận", "Hệ thống đang bận, hãy thử lại sau ít giây.", 503
+        )
+        response.headers["retry-after"] = str(BUSY_SECONDS)
+        return response
+    if user is None:
+        return refused("Tên đăng nhập hoặc mật khẩu không đúng.", 400)
+    with ctx.session() as session:
+        token = accounts.start_session(session, user, now, ctx.session_lifetime)
+    start_session(request, token)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
 def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf_token)
+    token = session_token(request)
+    if token is not None:
+        with ctx_of(request).session() as session:
+            accounts.end_session(session, token)
     end_session(request)
     return RedirectResponse("/login", status_code=303)

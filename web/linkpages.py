@@ -10,15 +10,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 from starlette.requests import Request
 
-from models.tables import Plan
+from models.tables import Assignment, Plan
+from models.web_tables import UsedLink
 from tracking import links, store
+from tracking.evidence import megabytes
 from tracking.status import ACTION_LABELS, TRANSITIONS
 from web import labels
 from web.actions import UserError, done_message, parse_form, perform, user_message
 from web.app import WebContext, ctx_of, render
+from web.failures import Trouble, database_trouble
 from web.labels import NEEDS_REASON, REASON_LABELS
 from web.security import check_csrf
 
@@ -34,7 +38,7 @@ def link_page(request: Request, token: str) -> Response:
         try:
             target = links.resolve(session, token, ctx.now())
         except links.LinkError as exc:
-            return _refused(request, exc)
+            return _refused(request, session, ctx, token, exc)
         context = _context(session, ctx, target)
     return render(request, "link.html", context)
 
@@ -53,35 +57,52 @@ def use_link(
     check_csrf(request, csrf_token)
     ctx = ctx_of(request)
     now = ctx.now()
-    with ctx.session() as session:
-        try:
-            target = links.resolve(session, token, now)
-        except links.LinkError as exc:
-            return _refused(request, exc)
-        action = target.claim.action
-        try:
-            # The action is the link's, whatever the form says.
-            form = parse_form(action.value, note, reason, new_due, version, files)
-            row = perform(
-                session,
-                ctx,
-                target.assignment,
-                form,
-                target.actor,
-                then=lambda: links.consume(session, target, now),
-            )
-        except links.LinkError as exc:  # used by a second click in the same instant
-            session.rollback()
-            return _refused(request, exc)
-        except UserError as exc:
-            session.rollback()
-            fresh = links.resolve(session, token, now)
-            context = _context(session, ctx, fresh)
-            context.update(error=user_message(exc), note=note or "", reason=reason or "")
-            status = 409 if isinstance(exc, store.ConcurrentUpdate) else 400
-            return render(request, "link.html", context, status)
-        context = _context(session, ctx, target)
-        context["done"] = done_message(row, action)
+    try:
+        with ctx.session() as session:
+            try:
+                target = links.resolve(session, token, now)
+            except links.LinkError as exc:
+                return _refused(request, session, ctx, token, exc)
+            action = target.claim.action
+            try:
+                # The action is the link's, whatever the form says.
+                form = parse_form(action.value, note, reason, new_due, version, files)
+                row = perform(
+                    session,
+                    ctx,
+                    target.assignment,
+                    form,
+                    target.actor,
+                    then=lambda: links.consume(session, target, now),
+                )
+            except links.LinkError as exc:  # used by a second click in the same instant
+                session.rollback()
+                return _refused(request, session, ctx, token, exc)
+            except UserError as exc:
+                session.rollback()
+                # A double click: the other click may have done the action meanwhile, and
+                # this one failed on the state or version it changed. Say it is done.
+                try:
+                    fresh = links.resolve(session, token, now)
+                except links.LinkError as used:
+                    return _refused(request, session, ctx, token, used)
+                context = _context(session, ctx, fresh)
+                context.update(error=user_message(exc), note=note or "", reason=reason or "")
+                status = 409 if isinstance(exc, store.ConcurrentUpdate) else 400
+                return render(request, "link.html", context, status)
+            context = _context(session, ctx, target)
+            context["done"] = done_message(row, action)
+    except DBAPIError as exc:
+        # SQLite: the other click's write made this transaction's snapshot stale ("database
+        # is locked" at once, no waiting). If the link is used now, this click's answer is
+        # the other's: done.
+        if database_trouble(exc) is not Trouble.BUSY:
+            raise
+        with ctx.session() as session:
+            done = _used_page(request, session, ctx, token)
+        if done is None:
+            raise
+        return done
     return render(request, "link_done.html", context)
 
 
@@ -103,17 +124,44 @@ def _context(session: Session, ctx: WebContext, target: links.LinkTarget) -> dic
         "needs_reason": action in NEEDS_REASON,
         "reason_label": REASON_LABELS.get(action, "Lý do"),
         "labels": labels,
-        "max_mb": ctx.max_evidence_bytes / 1e6,
+        "max_size": megabytes(ctx.max_evidence_bytes),
         "error": None,
         "note": "",
         "reason": "",
     }
 
 
-def _refused(request: Request, exc: links.LinkError) -> Response:
+def _refused(
+    request: Request, session: Session, ctx: WebContext, token: str, exc: links.LinkError
+) -> Response:
+    if exc.reason == "used":
+        done = _used_page(request, session, ctx, token)
+        if done is not None:
+            return done
     return render(
         request,
         "message.html",
         {"title": "Không dùng được liên kết", "message": str(exc)},
         _STATUS.get(exc.reason, 400),
     )
+
+
+def _used_page(request: Request, session: Session, ctx: WebContext, token: str) -> Response | None:
+    """The "already done" page of a used link: what it did, when, and where things stand now
+    (what a second click, the back button or a reopened mail shows). None if not used."""
+    try:
+        claim = links.read_token(token, links.secret_key(), ctx.now())
+    except links.LinkError:
+        return None
+    used = session.get(UsedLink, claim.nonce)
+    row = session.get(Assignment, claim.assignment_id)
+    plan = session.get(Plan, row.plan_id) if row is not None else None
+    if used is None or row is None or plan is None:
+        return None
+    view = next(v for v in store.plan_status(session, ctx.today(), plan.code) if v.id == row.id)
+    done = (
+        f"Liên kết này đã được sử dụng: đã {ACTION_LABELS[claim.action]} nhiệm vụ {row.code} "
+        f"lúc {labels.local_time(used.used_at)}. Mỗi liên kết chỉ dùng được một lần."
+    )
+    context = {"row": row, "view": view, "done": done, "title": "Đã thực hiện"}
+    return render(request, "link_done.html", context, _STATUS["used"])

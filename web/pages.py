@@ -17,6 +17,7 @@ from models.enums import AssignmentState, Timeliness
 from models.tables import Assignment, Dependency, Plan
 from models.web_tables import User
 from tracking import accounts, clock, store
+from tracking.evidence import megabytes
 from tracking.status import TRANSITIONS, Action
 from web import gantt, labels, queries, views
 from web.app import AssignmentId, WebContext, ctx_of, render, require_user
@@ -88,16 +89,15 @@ def overview(request: Request, plan: Annotated[str | None, Query()] = None) -> R
 
 
 def _choose_plan(session: Session, ref: str | None) -> Plan | None:
-    """The plan asked for (404 if unknown), else the newest; None when there is no plan."""
+    """The plan asked for (404 if unknown), else the active one; None when there is no plan."""
     if ref:
         try:
             return store.get_plan(session, ref)
         except store.NotFound as exc:
-            if queries.newest_plan(session) is None:
+            if queries.default_plan(session) is None:
                 return None  # no plan at all: the page that says so, whatever was asked
             raise HTTPException(404) from exc
-    # The newest plan is the one people are working on.
-    return queries.newest_plan(session)
+    return queries.default_plan(session)
 
 
 @router.get("/assignments", response_class=HTMLResponse)
@@ -254,7 +254,7 @@ def assignment_context(
         "may_download": accounts.may_download_evidence(session, user, row),
         "distance": views.day_distance(row.due, today, calendar),
         "labels": labels,
-        "max_mb": ctx.max_evidence_bytes / 1e6,
+        "max_size": megabytes(ctx.max_evidence_bytes),
         "error": None,
         "form": {},
         **extra,

@@ -1,9 +1,12 @@
 """Sessions, CSRF tokens and the guard middleware (body size, security headers).
 
-The session is a signed cookie (Starlette's ``SessionMiddleware``: HttpOnly, SameSite=Lax,
-Secure when the public URL is https) holding the user's id, a fingerprint of their password
-hash (a password change ends every old session) and a random CSRF token. Every form carries
-that token in a hidden field and every POST handler calls :func:`check_csrf` first.
+The cookie is signed (Starlette's ``SessionMiddleware``: HttpOnly, SameSite=Lax, Secure on
+every response to a request that came over HTTPS) and holds a random session token and a
+random CSRF token. The token is only worth something while its row in ``web_sessions`` lives
+(``tracking.accounts``): signing out, a new password or disabling the account deletes it, for
+every process at once, and it ends at a fixed time after signing in however much it is used.
+Every form carries the CSRF token in a hidden field and every POST handler calls
+:func:`check_csrf` first.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_FIELD = "csrf_token"
 SESSION_COOKIE = "giaoviec_session"
-SESSION_MAX_AGE = 12 * 3600  # a working day; the cookie is renewed while the user is active
 
 
 class CsrfError(Exception):
@@ -58,10 +60,16 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise CsrfError
 
 
-def start_session(request: Request, user_id: int, fingerprint: str) -> None:
-    """Sign in: a fresh session with a new CSRF token (nothing from before carries over)."""
+def start_session(request: Request, token: str) -> None:
+    """Sign in: a fresh cookie with the session's token and a new CSRF token (nothing from
+    before carries over)."""
     request.session.clear()
-    request.session.update({"uid": user_id, "fp": fingerprint, "csrf": secrets.token_urlsafe(32)})
+    request.session.update({"sid": token, "csrf": secrets.token_urlsafe(32)})
+
+
+def session_token(request: Request) -> str | None:
+    token = request.session.get("sid")
+    return token if isinstance(token, str) else None
 
 
 def end_session(request: Request) -> None:
@@ -165,7 +173,10 @@ class GuardMiddleware:
                 return
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = list(message.get("headers", []))
+                if scope.get("scheme") == "https":
+                    headers = [_secure_cookie(name, value) for name, value in headers]
+                message["headers"] = [*headers, *SECURITY_HEADERS]
             await send(message)
 
         try:
@@ -188,6 +199,17 @@ class GuardMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": page})
+
+
+def _secure_cookie(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """A cookie set over HTTPS is marked Secure: the browser never sends it over plain HTTP.
+
+    The scheme is the request's as the app sees it: behind a reverse proxy, the one it
+    forwards (``X-Forwarded-Proto``), believed only from ``GIAOVIEC_TRUSTED_PROXIES``.
+    """
+    if name.lower() == b"set-cookie" and b"; secure" not in value.lower():
+        return name, value + b"; secure"
+    return name, value
 
 
 def _has_nul(scope: Scope) -> bool:
