@@ -11,6 +11,8 @@ import shutil
 import unicodedata
 from pathlib import Path
 
+from tracking.private import FILE_MODE, private_folder
+
 ALLOWED_SUFFIXES = frozenset(
     {
         ".pdf",
@@ -75,10 +77,10 @@ def store_file(
     if not source.is_file():
         raise EvidenceError(f"Không tìm thấy tệp “{source}”.")
     clean = check_evidence(source.name, source.stat().st_size, max_bytes)
-    folder = evidence_folder(home, plan_code, assignment_code)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_folder(evidence_folder(home, plan_code, assignment_code))
     target = _free_path(folder / clean)
     shutil.copyfile(source, target)
+    target.chmod(FILE_MODE)  # a unit's evidence: readable by the service account only
     return target.relative_to(home).as_posix()
 
 
