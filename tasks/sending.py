@@ -17,15 +17,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email.message
-import email.utils
-import tempfile
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from notifications.apprise_adapter import DeliveryResult, Outcome, email_url, send_one
+from notifications import mail
+from notifications.apprise_adapter import DeliveryResult, Outcome
 from notifications.delivery import DeliveryReport, deliver
 from tasks.reporting import EmailContent, Recipient, artifact_key
 from tracking import db
@@ -88,28 +87,28 @@ def send_weekly_report_task(
 
 
 def _smtp_send(content: EmailContent, recipient: Recipient, settings: Settings) -> DeliveryResult:
-    assert settings.smtp_host is not None
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    port = settings.smtp_port or {"ssl": 465, "starttls": 587}.get(settings.smtp_security, 25)
-    url = email_url(  # contains the password: never logged
-        settings.smtp_host,
-        port,
-        settings.smtp_user,
-        password,
-        settings.smtp_from or f"giaoviec@{settings.smtp_host}",
-        settings.smtp_from_name,
-        settings.smtp_security,
-        recipient.email,
-    )
-    with tempfile.TemporaryDirectory(prefix="giaoviec-report-") as folder:
-        files = []
-        if content.attachment is not None and content.attachment_name:
-            path = Path(folder) / content.attachment_name
-            path.write_bytes(content.attachment)
-            files.append(path)
-        return send_one(
-            url, title=content.subject, body=content.html, body_format="html", attachments=files
+    return mail.send(report_email(content, recipient, settings), settings)
+
+
+def report_email(
+    content: EmailContent, recipient: Recipient, settings: Settings
+) -> email.message.Message:
+    """The weekly report's email, the same whether it is sent or written to a file."""
+    attachments = []
+    if content.attachment is not None and content.attachment_name:
+        attachments.append(
+            mail.Attachment(content.attachment_name, content.attachment, subtype=XLSX)
         )
+    return mail.build(
+        settings,
+        subject=content.subject,
+        text=content.text,
+        html=content.html,
+        to_name=recipient.name,
+        to_addr=recipient.email,
+        tag=f"weekly-{recipient.contact_id}",
+        attachments=attachments,
+    )
 
 
 def write_report_eml(
@@ -120,26 +119,6 @@ def write_report_eml(
     The name depends only on the day, plan and recipient, so running the report again
     rewrites the same file instead of adding a second one.
     """
-    mail = email.message.EmailMessage()
-    mail["Subject"] = content.subject
-    sender = settings.smtp_from or "giaoviec@localhost"
-    mail["From"] = email.utils.formataddr((settings.smtp_from_name, sender))
-    mail["To"] = email.utils.formataddr((recipient.name, recipient.email))
-    mail["Date"] = email.utils.format_datetime(dt.datetime.now(dt.UTC))
-    mail["Message-ID"] = email.utils.make_msgid(idstring=f"giaoviec-weekly-{recipient.contact_id}")
-    mail.set_content(content.text)
-    mail.add_alternative(content.html, subtype="html")
-    if content.attachment is not None and content.attachment_name:
-        mail.add_attachment(
-            content.attachment,
-            maintype="application",
-            subtype=XLSX,
-            filename=content.attachment_name,
-        )
     folder = settings.outbox_folder / day.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{artifact_key('bao-cao-tuan', plan_code)}-{recipient.contact_id}.eml"
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(bytes(mail))
-    temporary.replace(path)  # never a half-written file
-    return path
+    return mail.write_eml(report_email(content, recipient, settings), path)
