@@ -35,6 +35,7 @@ TABLES = [
     "plan",
     "department",
     "calendar_override",
+    "delivery_alert",
 ]
 
 
