@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from models.enums import Channel, DeliveryStatus
 from models.tables import Activity, Contact, OutboxMessage
-from notifications import apprise_adapter, delivery
+from notifications import apprise_adapter, delivery, mail
 from notifications.compose import compose
 from notifications.delivery import DeliveryReport, deliver
 from notifications.zalo import FileTokenStore, TokenPair, ZaloAccount, ZaloConfig
@@ -272,7 +272,7 @@ def short_smtp_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
     """The SMTP timeout, shortened (there is no setting for it: apprise_adapter's 10 s
     default is used), so a stalled server costs half a second a message, not ten."""
     monkeypatch.setattr(
-        delivery,
+        mail,
         "email_url",
         functools.partial(apprise_adapter.email_url, connect_timeout=SMTP_TIMEOUT),
     )

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # Doubles with each attempt, with jitter. At least MIN_BACKOFF_SECONDS: with 0 a failing
     # message was due again at once and one run retried it 150 000 times in ten minutes.
     delivery_backoff_seconds: float = Field(default=60.0, ge=MIN_BACKOFF_SECONDS, le=86400)
-    delivery_lease_seconds: float = Field(default=300.0, ge=10)
+    delivery_lease_seconds: float = Field(default=300.0, ge=1)
     # Emails in flight at once, each sender thread with its own reused SMTP connection. Also
     # how many emails a crash can send twice at most (sent, outcome not yet committed).
     delivery_concurrency: int = Field(default=4, ge=1, le=64)
@@ -110,10 +110,14 @@ def settings_problems(exc: ValidationError) -> str:
 def _problem(error: Any) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     given = error.get("input")
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"phải từ {ctx.get('ge', ctx.get('gt'))} trở lên (đang là {given})"
-    if kind in ("less_than_equal", "less_than"):
-        return f"phải không quá {ctx.get('le', ctx.get('lt'))} (đang là {given})"
+    if kind == "greater_than_equal":
+        return f"phải từ {ctx.get('ge')} trở lên (đang là {given})"
+    if kind == "greater_than":
+        return f"phải lớn hơn {ctx.get('gt')} (đang là {given})"
+    if kind == "less_than_equal":
+        return f"phải không quá {ctx.get('le')} (đang là {given})"
+    if kind == "less_than":
+        return f"phải nhỏ hơn {ctx.get('lt')} (đang là {given})"
     if kind in ("int_parsing", "int_from_float"):
         return f"phải là số nguyên (đang là “{given}”)"
     if kind == "float_parsing":
