@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from sqlalchemy import delete, text, update
 from sqlalchemy.engine import Engine
@@ -207,6 +208,12 @@ def test_wrong_smtp_password_keeps_the_mail_queued_and_alerts_the_operator(
     assert alert.channel == "email" and "535" in alert.detail and alert.waiting == len(rows)
     banner = outbox.alert_banner(session)
     assert banner is not None and "Không gửi được email" in banner
+    pages = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(REPO / "web" / "templates"), autoescape=True
+    )
+    shown_on_web = pages.get_template("_delivery_alert.html").render(delivery_alert=banner)
+    assert 'role="alert"' in shown_on_web and "535" in shown_on_web
+    assert pages.get_template("_delivery_alert.html").render().strip() == ""
 
     shown = giaoviec(home, database_url, "outbox", "--status", "pending", "--limit", "1")
     assert shown.returncode == 0, shown.stderr
