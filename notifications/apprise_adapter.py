@@ -33,8 +33,14 @@ What Apprise 1.x really does (read in its source and checked against a real SMTP
   Apprise's own ``retry`` is forced to 0: a retry after an UNKNOWN outcome could duplicate.
 * HTML mail: for ``body_format="html"`` the mail plugin (``notify_format`` html, its default)
   sends ``multipart/alternative`` with a ``text/plain`` part that Apprise generates itself from
-  the HTML (``convert_between(HTML, TEXT)``: tags stripped, entities decoded) and the
-  ``text/html`` part as given; a caller cannot supply its own text part. For
+  the HTML (``convert_between(HTML, TEXT)``: tags stripped, entities decoded, so a button
+  becomes a bare word without its link) and the ``text/html`` part as given; a caller cannot
+  supply its own text part. giaoviec's own emails therefore go through :func:`send_mail`: the
+  message is built by ``notifications.mail`` (our text part, our headers) and the plugin
+  subclass sends those bytes as they are, over its ``SmtpLink``.
+* Set-up failures: an SMTP reply that refuses our login or configuration (530, 534, 535,
+  538, a refused sender, TLS errors) is TRANSIENT with ``setup_failed``: no message is at
+  fault, the operator must fix the settings (:func:`setup_failure`). For
   ``body_format="text"`` Apprise would turn the text into HTML (``&nbsp;``, ``<br/>``) and send
   both; this module switches the instance to text so a text body goes out as a single
   ``text/plain`` part, exactly as given. Subject and body are UTF-8 (RFC 2047 subject,
@@ -603,7 +609,10 @@ def setup_failure(error: BaseException) -> DeliveryResult | None:
     or None when the error belongs to the message or is a passing outage."""
     reason: str | None = None
     if isinstance(error, smtplib.SMTPAuthenticationError):
-        reason = f"SMTP {error.smtp_code}: máy chủ từ chối đăng nhập (sai tên hoặc mật khẩu SMTP)"
+        reason = (
+            f"SMTP {error.smtp_code}: máy chủ từ chối đăng nhập "
+            "(kiểm tra GIAOVIEC_SMTP_USER và GIAOVIEC_SMTP_PASSWORD)"
+        )
     elif isinstance(error, smtplib.SMTPNotSupportedError):
         reason = f"máy chủ SMTP không hỗ trợ cách kết nối đã cấu hình ({error})"
     elif isinstance(error, smtplib.SMTPResponseException) and error.smtp_code in _SETUP_CODES:

@@ -242,6 +242,9 @@ class _Run:
         reason = self.report.email_halted or ""
         wait = reminders.backoff(1, self.settings.delivery_backoff_seconds)
         if self.report.setup_failed:
+            # Due again at once: the next run (the schedule's, or the operator's right after
+            # the fix) tries one login; this run takes no more email (email_halted).
+            wait = dt.timedelta(0)
             detail = f"giữ lại, chưa gửi: cấu hình SMTP cần sửa ({reason})"
         else:
             detail = f"hoãn, chưa gửi: máy chủ SMTP lỗi trong lượt này ({reason})"
