@@ -146,11 +146,11 @@ def init(
 ) -> None:
     """Tạo hoặc nâng cấp cơ sở dữ liệu, rồi nạp kế hoạch (mặc định: kế hoạch mẫu của An Giang)."""
     from tracking import db
-    from tracking.private import private_folder
+    from tracking.private import private_folder, restrict
     from tracking.settings import get_settings
 
     settings = get_settings()
-    private_folder(settings.home)
+    restrict(private_folder(settings.home))  # a home made by an older version too
     db.migrate()
     out.print(f"Cơ sở dữ liệu sẵn sàng: {_redact(settings.resolved_database_url)}")
     if not no_plan:

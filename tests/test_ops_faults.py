@@ -384,6 +384,11 @@ def test_home_files_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     home = tmp_path / "home"
     url = f"sqlite:///{home / 'giaoviec.db'}"
     monkeypatch.setenv("GIAOVIEC_SECRET_KEY", "k" * 40)
+    # What an older version left: a readable home and an empty database file.
+    home.mkdir()
+    home.chmod(0o755)
+    (home / "giaoviec.db").touch()
+    (home / "giaoviec.db").chmod(0o644)
     # A lax umask, as on many servers: the files must be private anyway.
     env = {"GIAOVIEC_TODAY": "04/03/2024"}
     prefix = ["sh", "-c", 'umask 022 && exec "$0" "$@"', sys.executable, "-m", "cli"]

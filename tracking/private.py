@@ -53,16 +53,19 @@ def write_private(path: Path, data: bytes) -> Path:
 
 def create_private_file(path: Path) -> None:
     """Make sure ``path`` exists as a file only its owner can read (e.g. before SQLite opens
-    it: SQLite gives its -wal and -shm files the database file's permissions)."""
+    it: SQLite gives its -wal and -shm files the database file's permissions). A file left
+    readable by an older version, and its -wal and -shm companions, are restricted too."""
     private_folder(path.parent)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
-    restrict(path)
+    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        restrict(companion)
 
 
 def restrict(path: Path) -> None:
-    """Take group and other permissions off an existing file (one made by an older version)."""
-    with contextlib.suppress(FileNotFoundError):
+    """Take group and other permissions off an existing file or folder (one made by an older
+    version); one owned by someone else is left as it is."""
+    with contextlib.suppress(FileNotFoundError, PermissionError):
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             path.chmod(mode & 0o700)
