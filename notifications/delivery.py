@@ -14,6 +14,12 @@ slow server costs at most the k emails in flight, each sent twice at most, not e
 of the run. Before each send the run checks that its lease still holds and extends it when
 half of it has passed, so a long batch to a slow server is never taken over and sent twice
 by the next run.
+
+A server that refuses giaoviec's own settings (a wrong SMTP password, a refused sender,
+TLS) halts email the same way, but the messages are *held*: pending again at once, with no
+attempt counted, and a delivery alert (``tracking.outbox``) is raised for the operator until
+a later run gets an email through. A run tries each message at most once, whatever the
+backoff: a message due again within the run waits for the next one.
 """
 
 from __future__ import annotations
