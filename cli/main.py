@@ -631,7 +631,8 @@ def outbox_requeue(
         str | None, typer.Option("--day", help="Các tin của ngày này (15/03/2024).")
     ] = None,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Các tin loại này (ví dụ: overdue, due_soon).")
+        str | None,
+        typer.Option("--kind", help="Các tin loại này (ví dụ: overdue, due_today, escalation)."),
     ] = None,
     status_filter: Annotated[
         str, typer.Option("--status", help="Trạng thái các tin cần gửi lại: failed hoặc unknown.")
