@@ -34,10 +34,12 @@ plan_app = typer.Typer(help="Kế hoạch: kiểm tra, nạp, đặt ngày diễ
 calendar_app = typer.Typer(help="Lịch làm việc khu vực công.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Người nhận nhắc việc của các đơn vị.", no_args_is_help=True)
 zalo_app = typer.Typer(help="Kết nối Zalo Official Account.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Hàng đợi gửi tin: xem, gửi lại tin lỗi.")
 app.add_typer(plan_app, name="plan")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(zalo_app, name="zalo")
+app.add_typer(outbox_app, name="outbox")
 
 # The web site and its accounts: `giaoviec web`, `giaoviec user …`.
 from cli.web_commands import register as register_web_commands  # noqa: E402
@@ -149,10 +151,11 @@ def init(
 ) -> None:
     """Tạo hoặc nâng cấp cơ sở dữ liệu, rồi nạp kế hoạch (mặc định: kế hoạch mẫu của An Giang)."""
     from tracking import db
+    from tracking.private import private_folder, restrict
     from tracking.settings import get_settings
 
     settings = get_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    restrict(private_folder(settings.home))  # a home made by an older version too
     db.migrate()
     out.print(f"Cơ sở dữ liệu sẵn sàng: {_redact(settings.resolved_database_url)}")
     if not no_plan:
@@ -593,12 +596,20 @@ def deliver(
     from cli import render
 
     out.print(render.delivery_summary(report.counts))
+    if report.setup_failed:
+        err.print(
+            f"[bold red]Cảnh báo:[/] máy chủ SMTP không nhận cấu hình hiện tại "
+            f"({report.setup_failed}). Các email được giữ lại trong hàng đợi và sẽ tự gửi khi "
+            "biến GIAOVIEC_SMTP_* được sửa; xem `giaoviec outbox`.",
+            highlight=False,
+        )
     if not settings.smtp_host:
         out.print(f"Chưa cấu hình SMTP: email được ghi thành tệp trong {settings.outbox_folder}")
 
 
-@app.command()
+@outbox_app.callback(invoke_without_command=True)
 def outbox(
+    ctx: typer.Context,
     status_filter: Annotated[
         str | None,
         typer.Option("--status", help="pending, sending, sent, failed, unknown, cancelled"),
@@ -607,8 +618,11 @@ def outbox(
     as_json: JsonOpt = False,
     limit: Annotated[int, typer.Option("--limit", help="Số dòng tối đa.")] = 200,
 ) -> None:
-    """Danh sách tin trong hàng đợi gửi và kết quả gửi."""
+    """Danh sách tin trong hàng đợi gửi và kết quả gửi; cảnh báo nếu không gửi được."""
+    if ctx.invoked_subcommand:
+        return
     from models.enums import DeliveryStatus
+    from tracking import outbox as outbox_ops
     from tracking import store
 
     try:
@@ -619,12 +633,86 @@ def outbox(
     with _session() as session:
         rows = store.outbox_rows(session, status=wanted, day=_date(day), limit=limit)
         views = _outbox_views(session, rows)
+        alerts = outbox_ops.delivery_alerts(session)
+    # On stderr: seen in a terminal, and the JSON on stdout keeps its shape.
+    for alert in alerts:
+        err.print(f"[bold red]Cảnh báo:[/] {alert.text}", highlight=False)
     if as_json:
         print(json.dumps(views, ensure_ascii=False, indent=2, default=str))
         return
     from cli import render
 
     out.print(render.outbox_table(views, title="Hàng đợi gửi tin"))
+
+
+@outbox_app.command("requeue")
+def outbox_requeue(
+    day: Annotated[
+        str | None, typer.Option("--day", help="Các tin của ngày này (15/03/2024).")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Các tin loại này (ví dụ: overdue, due_today, escalation)."),
+    ] = None,
+    status_filter: Annotated[
+        str, typer.Option("--status", help="Trạng thái các tin cần gửi lại: failed hoặc unknown.")
+    ] = "failed",
+    by: ByOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Đưa lại vào hàng đợi các tin gửi lỗi của một ngày và/hoặc một loại, để gửi lại.
+
+    Dùng sau khi đã sửa cấu hình (mật khẩu SMTP, địa chỉ người nhận): tin được gửi ở lượt
+    gửi tiếp theo (`giaoviec deliver`).
+    """
+    from models.dates import parse_date
+    from models.enums import ReminderKind
+    from tracking import clock
+    from tracking import outbox as outbox_ops
+
+    if day is None and kind is None:
+        fail("Hãy chọn tin cần gửi lại: --day (ngày) và/hoặc --kind (loại tin).")
+    try:
+        wanted_day = parse_date(day) if day else None
+    except ValueError as exc:
+        fail(f"--day: {exc}")
+    try:
+        wanted_kind = ReminderKind(kind) if kind else None
+    except ValueError:
+        kinds = ", ".join(k.value for k in ReminderKind)
+        fail(f"--kind: loại tin “{kind}” không có (dùng: {kinds}).")
+    allowed = {s.value: s for s in outbox_ops.REQUEUEABLE}
+    if status_filter not in allowed:
+        fail(f"--status: chỉ gửi lại được tin ở trạng thái {', '.join(allowed)}.")
+    with _session() as session:
+        result = outbox_ops.requeue(
+            session,
+            day=wanted_day,
+            kind=wanted_kind,
+            status=allowed[status_filter],
+            now=clock.now_for(_today(today)),
+            actor=_actor(by),
+        )
+    which = " ".join(
+        part
+        for part in (
+            f"ngày {format_vn(wanted_day)}" if wanted_day else "",
+            f"loại {wanted_kind.value}" if wanted_kind else "",
+        )
+        if part
+    )
+    out.print(
+        f"Đã đưa lại {result.count} tin ({status_filter}, {which}) vào hàng đợi; "
+        "chúng sẽ được gửi ở lượt gửi tiếp theo.",
+        highlight=False,
+    )
+    if result.skipped:
+        out.print(
+            f"Bỏ qua {result.skipped} tin Zalo đã được gửi thay bằng email (tránh gửi hai lần).",
+            highlight=False,
+        )
+    if result.count == 0:
+        out.print("Không có tin nào khớp điều kiện.", highlight=False)
 
 
 @app.command()
@@ -931,15 +1019,19 @@ EXIT_DATABASE = 1
 
 
 def run() -> None:
+    from tracking.settings import SettingsError
+
     try:
         _dispatch(sys.argv[1:])
+    except SettingsError as exc:
+        err.print(f"[bold red]Lỗi:[/] {exc}", highlight=False)
+        raise SystemExit(EXIT_USAGE) from None
     except Exception as exc:
-        settings_problems = _settings_problems(exc)
-        if settings_problems:
-            # A bad GIAOVIEC_* variable (GIAOVIEC_TODAY=31/12/9999): name it, no traceback.
-            for problem in settings_problems:
-                err.print(f"[bold red]Lỗi:[/] {problem}", highlight=False)
-            raise SystemExit(EXIT_USAGE) from None
+        problem = storage_problem(exc)
+        if problem is not None:
+            # A broken file or a full disk: nothing more can be written; say which file.
+            err.print(f"[bold red]Lỗi:[/] {problem}", highlight=False)
+            raise SystemExit(EXIT_DATABASE) from None
         detail = _database_outage(exc)
         if detail is None:
             raise
@@ -953,22 +1045,6 @@ def run() -> None:
         )
         err.print(f"Chi tiết: {detail}", highlight=False, markup=False)
         raise SystemExit(EXIT_DATABASE) from None
-
-
-def _settings_problems(exc: Exception) -> list[str]:
-    """Each invalid GIAOVIEC_* variable with its Vietnamese reason; empty for other errors."""
-    from pydantic import ValidationError
-
-    from tracking.settings import Settings
-
-    if not isinstance(exc, ValidationError) or exc.title != Settings.__name__:
-        return []
-    problems = []
-    for error in exc.errors(include_url=False):
-        name = "GIAOVIEC_" + "_".join(str(part) for part in error["loc"]).upper()
-        reason = error.get("ctx", {}).get("error") or error["msg"]
-        problems.append(f"biến môi trường {name} không hợp lệ: {reason}")
-    return problems
 
 
 def _dispatch(argv: list[str]) -> None:
@@ -1009,6 +1085,48 @@ def command_name(info: Any) -> str:
     if info.name:
         return str(info.name)
     return get_command_name(info.callback.__name__) if info.callback else ""
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """A Vietnamese sentence naming the problem and the file when ``exc`` means the database
+    file is damaged or the disk is full; None for any other error."""
+    import errno
+
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" khi ghi tệp {exc.filename}" if exc.filename else ""
+        return (
+            f"hết dung lượng đĩa{where}. Hãy giải phóng dung lượng rồi chạy lại lệnh; "
+            "những gì đã ghi trước đó vẫn còn nguyên."
+        )
+    if not isinstance(exc, DBAPIError):
+        return None
+    text = str(getattr(exc, "orig", exc)).lower()
+    database = _database_file()
+    if "disk is full" in text or "no space left" in text or "disk full" in text:
+        return (
+            f"hết dung lượng đĩa khi ghi cơ sở dữ liệu {database}. Hãy giải phóng dung lượng "
+            "rồi chạy lại lệnh; những gì đã ghi trước đó vẫn còn nguyên."
+        )
+    if "file is not a database" in text or "malformed" in text:
+        return (
+            f"tệp cơ sở dữ liệu {database} bị hỏng (không đọc được như một cơ sở dữ liệu "
+            "SQLite). Hãy khôi phục tệp từ bản sao lưu gần nhất; không ghi đè hay xóa tệp "
+            "này trước khi đã sao lưu nó."
+        )
+    return None
+
+
+def _database_file() -> str:
+    from sqlalchemy.engine import make_url
+
+    from tracking.settings import get_settings
+
+    url = make_url(get_settings().resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return str(url.database)
+    return url.render_as_string(hide_password=True)
 
 
 def _database_outage(exc: BaseException) -> str | None:

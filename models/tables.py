@@ -291,3 +291,19 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_column=_utc_column())
     last_error: str | None = Field(default=None, max_length=1000)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+
+
+class DeliveryAlert(SQLModel, table=True):
+    """A delivery problem only the operator can fix, one row per channel while it lasts.
+
+    Raised when the server refuses our login or set-up (SMTP 535, a sender it will not take,
+    TLS): the messages are kept queued, and the CLI and the web show this until a send on
+    the channel succeeds again.
+    """
+
+    __tablename__ = "delivery_alert"
+
+    channel: str = Field(primary_key=True, max_length=20)
+    detail: str = Field(max_length=1000)
+    since: dt.datetime = Field(sa_column=_utc_column(False))
+    last_seen: dt.datetime = Field(sa_column=_utc_column(False))

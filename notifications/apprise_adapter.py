@@ -33,8 +33,14 @@ What Apprise 1.x really does (read in its source and checked against a real SMTP
   Apprise's own ``retry`` is forced to 0: a retry after an UNKNOWN outcome could duplicate.
 * HTML mail: for ``body_format="html"`` the mail plugin (``notify_format`` html, its default)
   sends ``multipart/alternative`` with a ``text/plain`` part that Apprise generates itself from
-  the HTML (``convert_between(HTML, TEXT)``: tags stripped, entities decoded) and the
-  ``text/html`` part as given; a caller cannot supply its own text part. For
+  the HTML (``convert_between(HTML, TEXT)``: tags stripped, entities decoded, so a button
+  becomes a bare word without its link) and the ``text/html`` part as given; a caller cannot
+  supply its own text part. giaoviec's own emails therefore go through :func:`send_mail`: the
+  message is built by ``notifications.mail`` (our text part, our headers) and the plugin
+  subclass sends those bytes as they are, over its ``SmtpLink``.
+* Set-up failures: an SMTP reply that refuses our login or configuration (530, 534, 535,
+  538, a refused sender, TLS errors) is TRANSIENT with ``setup_failed``: no message is at
+  fault, the operator must fix the settings (:func:`setup_failure`). For
   ``body_format="text"`` Apprise would turn the text into HTML (``&nbsp;``, ``<br/>``) and send
   both; this module switches the instance to text so a text body goes out as a single
   ``text/plain`` part, exactly as given. Subject and body are UTF-8 (RFC 2047 subject,
@@ -85,6 +91,7 @@ __all__ = [
     "SmtpLink",
     "ascii_filename",
     "email_url",
+    "send_mail",
     "send_one",
 ]
 
@@ -119,6 +126,10 @@ class DeliveryResult:
     # The server itself failed (unreachable, or no answer in time), not this recipient: the
     # next message to the same server would most likely fail the same way.
     server_failed: bool = False
+    # Our side of the link is wrong (the server refused the login, the sender address or the
+    # TLS set-up): no message can go until the operator fixes the settings. Never the
+    # message's fault, so it is kept queued (implies ``server_failed``).
+    setup_failed: bool = False
 
     @property
     def sent(self) -> bool:
@@ -235,6 +246,50 @@ def send_one(
             body_format=NotifyFormat(body_format),
             attach=[str(path) for path in files] or None,
         )
+    capture.forward(logging.getLogger(apprise.LOGGER_NAME), secrets)
+    result = _result_of(plugin, bool(accepted), capture.messages())
+    result = dataclasses.replace(result, detail=_redact(result.detail, secrets))
+    logger.info("%s delivery: %s (%s)", plugin.service_name, result.outcome, result.detail)
+    return result
+
+
+def send_mail(url: str, raw: bytes, *, link: SmtpLink | None = None) -> DeliveryResult:
+    """Send a message we built ourselves (``raw``, headers and all) to the one recipient of
+    the email ``url``, through Apprise's email plugin and ``link`` (a connection of its own
+    when None); never raises for I/O.
+
+    Apprise's ``prepare_emails`` cannot take our own text part (module docstring), so the
+    plugin subclass sends ``raw`` as it is: the mail on the wire is byte for byte the one
+    written to an ``.eml`` file when no server is configured.
+    """
+    if _scheme(url) not in ("mailto", "mailtos"):
+        return DeliveryResult(Outcome.PERMANENT, f"not an email URL: {_scheme(url)}://")
+    own = link is None
+    link = link or SmtpLink()
+    try:
+        return _send_prepared(url, raw, link)
+    finally:
+        if own:
+            link.close()
+
+
+def _send_prepared(url: str, raw: bytes, link: SmtpLink) -> DeliveryResult:
+    asset = apprise.AppriseAsset(**_ASSET_OPTIONS)
+    plugin = _instantiate(url, asset, link)
+    if plugin is None:
+        return DeliveryResult(Outcome.PERMANENT, f"unusable {_scheme(url)}:// URL")
+    secrets = _secrets_of(plugin)
+    problem = _check_single_recipient(plugin)
+    if problem:
+        return DeliveryResult(Outcome.PERMANENT, problem)
+    _prepare(plugin, "text")
+    plugin.giaoviec_raw = raw
+    capture = _RecordCollector()
+    plugin.logger = capture.logger
+    sender = apprise.Apprise(asset=asset)
+    sender.add(plugin)
+    # Apprise wants a body; the plugin sends ``raw`` instead of building one from it.
+    accepted = sender.notify(body="-", title="", body_format=NotifyFormat.TEXT)
     capture.forward(logging.getLogger(apprise.LOGGER_NAME), secrets)
     result = _result_of(plugin, bool(accepted), capture.messages())
     result = dataclasses.replace(result, detail=_redact(result.detail, secrets))
@@ -388,6 +443,13 @@ def _classify_failure(service: str, messages: list[str]) -> DeliveryResult:
     reply = _SMTP_REPLY.search(error)
     if reply:
         code, text = int(reply.group(1)), reply.group(3)[:200]
+        if code in _SETUP_CODES:  # our login or set-up, not the recipient (setup_failure)
+            return DeliveryResult(
+                Outcome.TRANSIENT,
+                f"SMTP {code} {text}".strip(),
+                server_failed=True,
+                setup_failed=True,
+            )
         outcome = Outcome.PERMANENT if code >= 500 else Outcome.TRANSIENT
         # 421 is the server's own "service not available", whoever the recipient.
         return DeliveryResult(outcome, f"SMTP {code} {text}".strip(), server_failed=code == 421)
@@ -528,10 +590,49 @@ def _is_stale(error: BaseException, connection: _Tracked, reused: bool) -> bool:
     return isinstance(error, (smtplib.SMTPServerDisconnected, ConnectionError))
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A message ready for the wire, shaped like what ``prepare_emails`` yields."""
+
+    recipient: str
+    to_addrs: list[str]
+    body: bytes
+
+
+# SMTP replies that refuse our login or set-up, whoever the recipient: 530 authentication
+# required, 534 mechanism too weak, 535 credentials invalid, 538 encryption required.
+_SETUP_CODES = frozenset({530, 534, 535, 538})
+
+
+def setup_failure(error: BaseException) -> DeliveryResult | None:
+    """A result for an SMTP error that is the configuration's fault (login, sender, TLS),
+    or None when the error belongs to the message or is a passing outage."""
+    reason: str | None = None
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        reason = (
+            f"SMTP {error.smtp_code}: máy chủ từ chối đăng nhập "
+            "(kiểm tra GIAOVIEC_SMTP_USER và GIAOVIEC_SMTP_PASSWORD)"
+        )
+    elif isinstance(error, smtplib.SMTPNotSupportedError):
+        reason = f"máy chủ SMTP không hỗ trợ cách kết nối đã cấu hình ({error})"
+    elif isinstance(error, smtplib.SMTPResponseException) and error.smtp_code in _SETUP_CODES:
+        reason = f"SMTP {error.smtp_code}: máy chủ đòi xác thực hoặc mã hóa khác cấu hình"
+    elif isinstance(error, smtplib.SMTPSenderRefused) and error.smtp_code >= 500:
+        reason = f"SMTP {error.smtp_code}: máy chủ không nhận địa chỉ gửi {error.sender!r}"
+    elif isinstance(error, ssl.SSLError):
+        reason = f"lỗi TLS với máy chủ SMTP ({type(error).__name__}): kiểm tra chế độ bảo mật"
+    elif isinstance(error, smtplib.SMTPException) and "STARTTLS" in str(error):
+        reason = "máy chủ SMTP không hỗ trợ STARTTLS: kiểm tra GIAOVIEC_SMTP_SECURITY"
+    if reason is None:
+        return None
+    return DeliveryResult(Outcome.TRANSIENT, reason, server_failed=True, setup_failed=True)
+
+
 class _LinkedEmail(NotifyEmail):  # type: ignore[misc]  # subclassing Any
     """Apprise's email plugin sending over a ``SmtpLink`` (module docstring)."""
 
     giaoviec_link: SmtpLink
+    delivery_result: DeliveryResult | None = None
 
     def send(
         self,
@@ -545,6 +646,10 @@ class _LinkedEmail(NotifyEmail):  # type: ignore[misc]  # subclassing Any
             self.logger.warning("There are no Email recipients to notify")
             return False
         self.throttle()
+        raw: bytes | None = getattr(self, "giaoviec_raw", None)
+        if raw is not None:  # a message built by notifications.mail: sent as it is
+            to_addr = str(self.targets[0][1])
+            return self._send_message(_Prepared(recipient=to_addr, to_addrs=[to_addr], body=raw))
         headers = {"X-Application": self.app_id, **self.headers}
         candidates: dict[str, Any] = {
             "subject": title,
@@ -588,6 +693,7 @@ class _LinkedEmail(NotifyEmail):  # type: ignore[misc]  # subclassing Any
                     'Connection error while submitting email to "%s"', self.smtp_host
                 )
                 self.logger.debug(f"Socket Exception: {exc}")
+                self.delivery_result = setup_failure(exc)
                 return False
             started = time.monotonic()
             try:
@@ -604,6 +710,7 @@ class _LinkedEmail(NotifyEmail):  # type: ignore[misc]  # subclassing Any
                     continue
                 self.logger.warning('Sending email to "%s" failed.', message.recipient)
                 self.logger.debug(f"Socket Exception: {exc}")
+                self.delivery_result = setup_failure(exc)
                 return False
             link.sent()
             self.logger.info("Sent Email to %s", message.recipient)

@@ -14,6 +14,12 @@ slow server costs at most the k emails in flight, each sent twice at most, not e
 of the run. Before each send the run checks that its lease still holds and extends it when
 half of it has passed, so a long batch to a slow server is never taken over and sent twice
 by the next run.
+
+A server that refuses giaoviec's own settings (a wrong SMTP password, a refused sender,
+TLS) halts email the same way, but the messages are *held*: pending again at once, with no
+attempt counted, and a delivery alert (``tracking.outbox``) is raised for the operator until
+a later run gets an email through. A run tries each message at most once, whatever the
+backoff: a message due again within the run waits for the next one.
 """
 
 from __future__ import annotations
@@ -24,10 +30,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import email.message
-import email.utils
 import logging
-import mimetypes
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -38,15 +41,16 @@ from sqlmodel import Session
 
 from models.enums import Channel, DeliveryStatus
 from models.tables import Contact, OutboxMessage
+from notifications import mail as mailer
 from notifications.apprise_adapter import (
     DeliveryResult,
     Outcome,
     SmtpLink,
-    email_url,
     send_one,
 )
 from notifications.compose import compose, preload
-from tracking import clock, links, reminders, store
+from tracking import clock, links, outbox, reminders, store
+from tracking.private import write_private
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -68,6 +72,9 @@ class DeliveryReport:
     counts: Counter[str] = dataclasses.field(default_factory=Counter)
     # Why the run stopped sending email, when it did (the SMTP server failed).
     email_halted: str | None = None
+    # The server refused our login or set-up: the operator must fix the settings (the
+    # messages stay queued and a delivery alert is raised).
+    setup_failed: str | None = None
 
     @property
     def handled(self) -> int:
@@ -110,6 +117,9 @@ class _Run:
         self._local = threading.local()
         self._links: list[SmtpLink] = []
         self._links_lock = threading.Lock()
+        # Every message this run has claimed: a run makes at most one attempt per message.
+        self.tried: set[int] = set()
+        self.email_delivered = False  # an email went through the SMTP server in this run
 
     # --- the calling thread ---------------------------------------------------------
 
@@ -130,8 +140,15 @@ class _Run:
                 )
                 exclude = (Channel.EMAIL,) if self.report.email_halted else ()
                 token, batch = reminders.claim(session, self.now, room, self.lease, exclude)
+                again = [m for m in batch if m.id in self.tried]
+                if again:
+                    # Due again within the same run (a retry time not after ``now``): give
+                    # them back for the next run instead of trying them over and over.
+                    self._give_back(session, token, again)
+                    batch = [m for m in batch if m.id not in self.tried]
                 if not batch:
                     break
+                self.tried.update(m.id for m in batch if m.id is not None)
                 self._batch(session, senders, calendar, token, batch)
         except BaseException:
             # Emails already sent get their outcome recorded if the database still answers;
@@ -141,6 +158,15 @@ class _Run:
                 self._collect(session, block=True, until=0)
             raise
         self._collect(session, block=True, until=0)
+        if self.email_delivered and not self.report.setup_failed:
+            if outbox.clear_alert(session, Channel.EMAIL):
+                logger.warning("SMTP server accepts our messages again: delivery alert cleared")
+            session.commit()
+
+    def _give_back(self, session: Session, token: str, messages: list[OutboxMessage]) -> None:
+        wait = reminders.backoff(1, self.settings.delivery_backoff_seconds)
+        detail = "hoãn sang lượt gửi sau (mỗi lượt chỉ thử một lần)"
+        reminders.postpone(session, messages, token, self.now + wait, detail, self.now)
 
     def _taken(self) -> int:
         return self.report.handled + len(self.in_flight)
@@ -221,7 +247,13 @@ class _Run:
     def _postpone(self, session: Session, token: str, messages: list[OutboxMessage]) -> None:
         reason = self.report.email_halted or ""
         wait = reminders.backoff(1, self.settings.delivery_backoff_seconds)
-        detail = f"hoãn, chưa gửi: máy chủ SMTP lỗi trong lượt này ({reason})"
+        if self.report.setup_failed:
+            # Due again at once: the next run (the schedule's, or the operator's right after
+            # the fix) tries one login; this run takes no more email (email_halted).
+            wait = dt.timedelta(0)
+            detail = f"giữ lại, chưa gửi: cấu hình SMTP cần sửa ({reason})"
+        else:
+            detail = f"hoãn, chưa gửi: máy chủ SMTP lỗi trong lượt này ({reason})"
         count = reminders.postpone(session, messages, token, self.now + wait, detail, self.now)
         self.report.counts[DeliveryStatus.PENDING.value] += count
 
@@ -245,9 +277,30 @@ class _Run:
                     logger.warning(
                         "SMTP server failed (%s): no more email in this run", result.detail
                     )
+                if result.setup_failed:
+                    self._hold(session, message, token, result)
+                    continue
+                self.email_delivered = self.email_delivered or result.sent
                 self._record(session, message, token, result)
             if not block:
                 return
+
+    def _hold(
+        self, session: Session, message: OutboxMessage, token: str, result: DeliveryResult
+    ) -> None:
+        """The server refused our login or set-up: not this message's fault. It stays queued
+        (its attempt not counted), the operator is alerted, and no more email goes out in
+        this run (``email_halted``)."""
+        if not self.report.setup_failed:
+            self.report.setup_failed = result.detail
+            logger.error(
+                "SMTP server refused our settings (%s): email kept queued until they are fixed "
+                "(GIAOVIEC_SMTP_*); see `giaoviec outbox`",
+                result.detail,
+            )
+        outbox.raise_alert(session, Channel.EMAIL, result.detail, self.now)
+        session.commit()
+        self._postpone(session, token, [message])
 
     def _record(
         self, session: Session, message: OutboxMessage, token: str, result: DeliveryResult
@@ -333,6 +386,11 @@ def send(
 ) -> DeliveryResult:
     if message.channel is Channel.EMAIL:
         return _send_email(message, contact, rendered, settings)
+    if message.channel in _CHAT_CHANNELS and not _chat_configured(message.channel, settings):
+        # Queued while Zalo was configured, sent after it was removed: the email copy goes.
+        return DeliveryResult(
+            Outcome.PERMANENT, f"{message.channel.value} không còn được cấu hình: chuyển sang email"
+        )
     if message.channel is Channel.ZALO:
         from notifications.zalo import send_oa_message
 
@@ -343,6 +401,10 @@ def send(
     return send_one(url, title=rendered.subject, body=rendered.text, body_format="text")
 
 
+def _chat_configured(channel: Channel, settings: Settings) -> bool:
+    return settings.zns_enabled if channel is Channel.ZNS else settings.zalo_enabled
+
+
 def _send_email(
     message: OutboxMessage,
     contact: Contact,
@@ -350,72 +412,44 @@ def _send_email(
     settings: Settings,
     link: SmtpLink | None = None,
 ) -> DeliveryResult:
-    assert contact.email is not None
+    mail = email_of(message, contact, rendered, settings)
     if not settings.smtp_host:
-        path = write_eml(message, contact, rendered, settings)
+        path = write_eml(message, contact, rendered, settings, mail)
         return DeliveryResult(Outcome.SENT, f"ghi tệp {path.name} (chưa cấu hình SMTP)")
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    port = settings.smtp_port or {"ssl": 465, "starttls": 587}.get(settings.smtp_security, 25)
-    url = email_url(
-        settings.smtp_host,
-        port,
-        settings.smtp_user,
-        password,
-        settings.sender_address,
-        settings.smtp_from_name,
-        settings.smtp_security,
-        contact.email,
+    return mailer.send(mail, settings, link)
+
+
+def email_of(
+    message: OutboxMessage, contact: Contact, rendered: Rendered, settings: Settings
+) -> email.message.Message:
+    """The email of one outbox message, the same whether it is sent or written to a file."""
+    assert contact.email is not None
+    return mailer.build(
+        settings,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        to_name=contact.name,
+        to_addr=contact.email,
+        tag=str(message.id),
+        attachments=rendered.attachments,
     )
-    if not rendered.attachments:
-        return send_one(
-            url, title=rendered.subject, body=rendered.html, body_format="html", link=link
-        )
-    with tempfile.TemporaryDirectory(prefix="giaoviec-attachments-") as folder:
-        files = []
-        for attachment in rendered.attachments:
-            path = Path(folder) / attachment.name
-            path.write_bytes(attachment.data)
-            files.append(path)
-        return send_one(
-            url,
-            title=rendered.subject,
-            body=rendered.html,
-            body_format="html",
-            attachments=files,
-            link=link,
-        )
 
 
 def write_eml(
-    message: OutboxMessage, contact: Contact, rendered: Rendered, settings: Settings
+    message: OutboxMessage,
+    contact: Contact,
+    rendered: Rendered,
+    settings: Settings,
+    mail: email.message.Message | None = None,
 ) -> Path:
     """The embedded default: the email as a file a new user can open and read."""
-    mail = email.message.EmailMessage()
-    mail["Subject"] = rendered.subject
-    mail["From"] = email.utils.formataddr((settings.smtp_from_name, settings.sender_address))
-    mail["To"] = email.utils.formataddr((contact.name, contact.email or ""))
-    mail["Date"] = email.utils.format_datetime(dt.datetime.now(dt.UTC))
-    mail["Message-ID"] = email.utils.make_msgid(idstring=f"giaoviec-{message.id}")
-    mail.set_content(rendered.text)
-    mail.add_alternative(rendered.html, subtype="html")
-    for attachment in rendered.attachments:
-        maintype, _, subtype = _mime_type(attachment.name).partition("/")
-        mail.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.name
-        )
+    mail = mail or email_of(message, contact, rendered, settings)
     folder = settings.outbox_folder / message.day.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{message.id:06d}-{message.kind.value}-{contact.id}.eml"
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(bytes(mail))
-    temporary.replace(path)  # never a half-written file
-    chat = path.with_suffix(".txt")
-    chat.write_text(rendered.chat, encoding="utf-8")
+    mailer.write_eml(mail, path)
+    write_private(path.with_suffix(".txt"), rendered.chat.encode("utf-8"))
     return path
-
-
-def _mime_type(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _send_zns(

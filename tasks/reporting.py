@@ -80,15 +80,6 @@ class Recipient:
 
 
 @dataclasses.dataclass(frozen=True)
-class EmailContent:
-    subject: str
-    text: str
-    html: str
-    attachment_name: str | None = None
-    attachment: bytes | None = None
-
-
-@dataclasses.dataclass(frozen=True)
 class WeeklyReport:
     """What the coordinator of one plan receives on Monday morning, and who that is. The
     email itself is an outbox row (``notifications.compose.weekly_report`` words it)."""

@@ -1,52 +1,28 @@
-"""Prefect tasks that talk to the outside world: the outbox delivery and the weekly email.
+"""The Prefect task that talks to the outside world: the outbox delivery.
 
-These are the only tasks with retries (exponential backoff with jitter, in the decorator):
-a mail server or Zalo that is briefly unreachable is worth waiting for. Retrying never sends
-a message twice:
-
-- ``deliver_outbox_task`` hands every message to ``notifications.delivery.deliver``, which
-  claims outbox rows with a lease and commits each outcome on its own; a retried run only
-  finds what is still due. Per-message retries are the outbox's own business (its backoff),
-  so a retry of this task only covers errors of the run itself (the database went away).
-- ``send_weekly_report_task`` sends to one recipient, so a retry re-sends only to the
-  recipient whose send failed.
+It is the only task with retries (exponential backoff with jitter, in the decorator): a mail
+server or Zalo that is briefly unreachable is worth waiting for. Retrying never sends a
+message twice: ``notifications.delivery.deliver`` claims outbox rows with a lease and commits
+each outcome on its own, so a retried run only finds what is still due. Per-message retries
+are the outbox's own business (its backoff), so a retry of this task only covers errors of
+the run itself (the database went away). Every message — reminders and the weekly report
+alike — goes through the outbox.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import email.message
-import email.utils
-import tempfile
-from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from notifications.apprise_adapter import DeliveryResult, Outcome, email_url, send_one
 from notifications.delivery import DeliveryReport, deliver
-from tasks.reporting import EmailContent, Recipient, artifact_key
 from tracking import db
-from tracking.settings import Settings, get_settings
+from tracking.settings import get_settings
 
-XLSX = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # 10 s, 20 s, 40 s (±50 %): a database or network hiccup, not an outage.
 _DELIVERY_RETRIES = 3
-# 1, 2, 4, 8 minutes (±50 %) for the weekly email: an SMTP server restarting.
-_REPORT_RETRIES = 4
-
-
-class TransientSendError(RuntimeError):
-    """The send may work later: raised so that Prefect retries the task."""
-
-
-@dataclasses.dataclass(frozen=True)
-class SendResult:
-    contact_id: int
-    sent: bool
-    detail: str
 
 
 @task(
@@ -59,87 +35,3 @@ class SendResult:
 def deliver_outbox_task(now: dt.datetime, max_messages: int | None = None) -> DeliveryReport:
     """Send everything in the outbox that is due at ``now``."""
     return deliver(db.default_engine(), get_settings(), now, max_messages=max_messages)
-
-
-@task(
-    name="send-weekly-report",
-    cache_policy=NO_CACHE,
-    retries=_REPORT_RETRIES,
-    retry_delay_seconds=exponential_backoff(backoff_factor=60),
-    retry_jitter_factor=0.5,
-)
-def send_weekly_report_task(
-    content: EmailContent, recipient: Recipient, day: dt.date, plan_code: str
-) -> SendResult:
-    """Email the weekly report (and its Excel file) to one recipient, or write it as an .eml
-    file when no SMTP host is set.
-
-    A temporary failure (or an interrupted SMTP transaction: a duplicate email is better than
-    a lost one) raises, so Prefect tries again; a permanent refusal is returned as not sent.
-    """
-    settings = get_settings()
-    if not settings.smtp_host:
-        path = write_report_eml(content, recipient, day, plan_code, settings)
-        return SendResult(recipient.contact_id, True, f"ghi tệp {path.name} (chưa cấu hình SMTP)")
-    result = _smtp_send(content, recipient, settings)
-    if result.outcome in (Outcome.TRANSIENT, Outcome.UNKNOWN, Outcome.DEFERRED):
-        raise TransientSendError(f"{recipient.email}: {result.detail}")
-    return SendResult(recipient.contact_id, result.outcome is Outcome.SENT, result.detail)
-
-
-def _smtp_send(content: EmailContent, recipient: Recipient, settings: Settings) -> DeliveryResult:
-    assert settings.smtp_host is not None
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    port = settings.smtp_port or {"ssl": 465, "starttls": 587}.get(settings.smtp_security, 25)
-    url = email_url(  # contains the password: never logged
-        settings.smtp_host,
-        port,
-        settings.smtp_user,
-        password,
-        settings.smtp_from or f"giaoviec@{settings.smtp_host}",
-        settings.smtp_from_name,
-        settings.smtp_security,
-        recipient.email,
-    )
-    with tempfile.TemporaryDirectory(prefix="giaoviec-report-") as folder:
-        files = []
-        if content.attachment is not None and content.attachment_name:
-            path = Path(folder) / content.attachment_name
-            path.write_bytes(content.attachment)
-            files.append(path)
-        return send_one(
-            url, title=content.subject, body=content.html, body_format="html", attachments=files
-        )
-
-
-def write_report_eml(
-    content: EmailContent, recipient: Recipient, day: dt.date, plan_code: str, settings: Settings
-) -> Path:
-    """The embedded default, like ``notifications.delivery.write_eml``: a file to open.
-
-    The name depends only on the day, plan and recipient, so running the report again
-    rewrites the same file instead of adding a second one.
-    """
-    mail = email.message.EmailMessage()
-    mail["Subject"] = content.subject
-    sender = settings.smtp_from or "giaoviec@localhost"
-    mail["From"] = email.utils.formataddr((settings.smtp_from_name, sender))
-    mail["To"] = email.utils.formataddr((recipient.name, recipient.email))
-    mail["Date"] = email.utils.format_datetime(dt.datetime.now(dt.UTC))
-    mail["Message-ID"] = email.utils.make_msgid(idstring=f"giaoviec-weekly-{recipient.contact_id}")
-    mail.set_content(content.text)
-    mail.add_alternative(content.html, subtype="html")
-    if content.attachment is not None and content.attachment_name:
-        mail.add_attachment(
-            content.attachment,
-            maintype="application",
-            subtype=XLSX,
-            filename=content.attachment_name,
-        )
-    folder = settings.outbox_folder / day.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{artifact_key('bao-cao-tuan', plan_code)}-{recipient.contact_id}.eml"
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(bytes(mail))
-    temporary.replace(path)  # never a half-written file
-    return path

@@ -37,6 +37,7 @@ TABLES = [
     "plan",
     "department",
     "calendar_override",
+    "delivery_alert",
 ]
 
 

@@ -145,7 +145,7 @@ def test_temporary_refusal_is_transient(smtp: SmtpTestServer) -> None:
     assert "451" in result.detail
 
 
-def test_wrong_password_is_permanent(smtp: SmtpTestServer) -> None:
+def test_wrong_password_is_a_setup_failure_not_the_message(smtp: SmtpTestServer) -> None:
     url = email_url(
         smtp.host,
         smtp.port,
@@ -160,7 +160,9 @@ def test_wrong_password_is_permanent(smtp: SmtpTestServer) -> None:
 
     result = send_one(url, title=SUBJECT, body=TEXT)
 
-    assert result.outcome is Outcome.PERMANENT
+    # The server refused our login: every message would fail alike, none is at fault.
+    assert result.outcome is Outcome.TRANSIENT
+    assert result.setup_failed and result.server_failed
     assert "535" in result.detail
     # smtplib tries each offered mechanism (PLAIN, then LOGIN); every attempt was refused.
     assert smtp.logins and all(login == (SMTP_USER, False) for login in smtp.logins)

@@ -10,7 +10,10 @@ from typing import Any
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
+
+from tracking.private import create_private_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,7 +43,8 @@ def get_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         in_file = bool(parsed.database) and parsed.database != ":memory:"
         if in_file:
-            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+            # 0600 before SQLite opens it (SQLite gives its -wal and -shm files the same).
+            create_private_file(Path(str(parsed.database)))
         # An in-memory database has one connection per thread (no pool to size).
         options = POOL_OPTIONS if in_file else {}
         engine = create_engine(url, connect_args={"timeout": 30}, **options)
@@ -77,16 +81,57 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 
 def migrate(engine: Engine | None = None) -> None:
-    """Bring the schema to the newest revision (creates it on an empty database)."""
+    """Bring the schema to the newest revision (creates it on an empty database).
+
+    All or nothing: every pending migration runs in one transaction, so a run killed at any
+    point leaves the schema as it was and the next ``giaoviec init`` starts over cleanly.
+    PostgreSQL has transactional DDL; on SQLite see :func:`_transactional_sqlite`.
+    """
     from alembic import command
     from alembic.config import Config
 
     engine = engine or default_engine()
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    migrating = _transactional_sqlite(engine) or engine
+    try:
+        with migrating.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
+
+
+def _transactional_sqlite(engine: Engine) -> Engine | None:
+    """An engine for migrating a SQLite file whose transactions include DDL, or None.
+
+    Python's sqlite3 module (before 3.12's autocommit attribute) begins a transaction only
+    before INSERT/UPDATE/DELETE and commits before anything else: every CREATE TABLE of a
+    migration was committed on its own, and a killed `giaoviec init` left some tables and an
+    empty alembic_version that no later init could get past ("table … already exists").
+    SQLAlchemy's documented remedy: the driver does no transaction handling at all
+    (``isolation_level=None``) and the engine says BEGIN itself, here BEGIN IMMEDIATE so the
+    migration holds the write lock from its first statement. Only this short-lived engine
+    works so; the application's engine keeps the driver's usual behaviour.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None  # one connection's own database: no other connection could see it
+    migrating = create_engine(engine.url, poolclass=NullPool, connect_args={"timeout": 30})
+
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        _sqlite_pragmas(dbapi_connection, record)
+
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(migrating, "connect", _connect)
+    event.listen(migrating, "begin", _begin)
+    return migrating
 
 
 def schema_revision(engine: Engine | None = None) -> str | None:

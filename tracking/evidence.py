@@ -14,6 +14,8 @@ from pathlib import Path
 
 import filetype
 
+from tracking.private import FILE_MODE, private_folder
+
 ALLOWED_SUFFIXES = frozenset(
     {
         ".pdf",
@@ -147,10 +149,10 @@ def store_file(
     if not source.is_file():
         raise EvidenceError(f"Không tìm thấy tệp “{source}”.")
     clean = check_evidence(source.name, source.stat().st_size, max_bytes, read_head(source))
-    folder = evidence_folder(home, plan_code, assignment_code)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_folder(evidence_folder(home, plan_code, assignment_code))
     target = _free_path(folder / clean)
     shutil.copyfile(source, target)
+    target.chmod(FILE_MODE)  # a unit's evidence: readable by the service account only
     return target.relative_to(home).as_posix()
 
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from platformdirs import user_data_path
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.dates import parse_date
+
+MIN_BACKOFF_SECONDS = 5.0
+
+
+class SettingsError(ValueError):
+    """A GIAOVIEC_* variable with a value that cannot be used; the message is Vietnamese and
+    names every such variable."""
 
 
 class Settings(BaseSettings):
@@ -42,9 +49,11 @@ class Settings(BaseSettings):
     zalo_oauth_base: str = "https://oauth.zaloapp.com"
 
     # Delivery
-    delivery_max_attempts: int = 6
-    delivery_backoff_seconds: float = 60.0  # doubles with each attempt, with jitter
-    delivery_lease_seconds: float = 300.0
+    delivery_max_attempts: int = Field(default=6, ge=1, le=100)
+    # Doubles with each attempt, with jitter. At least MIN_BACKOFF_SECONDS: with 0 a failing
+    # message was due again at once and one run retried it 150 000 times in ten minutes.
+    delivery_backoff_seconds: float = Field(default=60.0, ge=MIN_BACKOFF_SECONDS, le=86400)
+    delivery_lease_seconds: float = Field(default=300.0, ge=1)
     # Emails in flight at once, each sender thread with its own reused SMTP connection. Also
     # how many emails a crash can send twice at most (sent, outcome not yet committed).
     delivery_concurrency: int = Field(default=4, ge=1, le=64)
@@ -69,15 +78,6 @@ class Settings(BaseSettings):
         return self.zalo_enabled and bool(self.zalo_zns_template_id)
 
     @property
-    def sender_address(self) -> str:
-        """GIAOVIEC_SMTP_FROM, else the SMTP login when it is an address, else a local one."""
-        if self.smtp_from:
-            return self.smtp_from
-        if self.smtp_user and "@" in self.smtp_user:
-            return self.smtp_user
-        return "giaoviec@localhost"
-
-    @property
     def outbox_folder(self) -> Path:
         return self.home / "outbox"
 
@@ -91,4 +91,41 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process; raises :class:`SettingsError` for a bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(settings_problems(exc)) from None
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """The Vietnamese message for bad GIAOVIEC_* values (each variable and what it needs)."""
+    lines = ["Cấu hình không hợp lệ:"]
+    for error in exc.errors():
+        name = "GIAOVIEC_" + "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"  {name}: {_problem(error)}")
+    return "\n".join(lines)
+
+
+def _problem(error: Any) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    given = error.get("input")
+    if kind == "greater_than_equal":
+        return f"phải từ {ctx.get('ge')} trở lên (đang là {given})"
+    if kind == "greater_than":
+        return f"phải lớn hơn {ctx.get('gt')} (đang là {given})"
+    if kind == "less_than_equal":
+        return f"phải không quá {ctx.get('le')} (đang là {given})"
+    if kind == "less_than":
+        return f"phải nhỏ hơn {ctx.get('lt')} (đang là {given})"
+    if kind in ("int_parsing", "int_from_float"):
+        return f"phải là số nguyên (đang là “{given}”)"
+    if kind == "float_parsing":
+        return f"phải là số (đang là “{given}”)"
+    if kind == "bool_parsing":
+        return f"phải là true hoặc false (đang là “{given}”)"
+    if kind == "literal_error":
+        return f"phải là một trong {ctx.get('expected')} (đang là “{given}”)"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return f"giá trị “{given}” không dùng được"

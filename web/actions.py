@@ -25,6 +25,7 @@ from models.dates import format_vn, parse_date
 from models.tables import Assignment, Plan
 from tracking import accounts, store
 from tracking.evidence import HEAD_BYTES, EvidenceError, check_evidence, evidence_folder
+from tracking.private import open_exclusive, private_folder
 from tracking.status import ACTION_LABELS, Action, IllegalTransition
 from web.app import MAX_FILES, AssignmentId, WebContext, ctx_of, render, require_user
 from web.labels import NEEDS_REASON, REASON_LABELS
@@ -169,12 +170,12 @@ def _head(upload: UploadFile) -> bytes:
 
 def _save(upload: UploadFile, name: str, folder: Path) -> Path:
     """Write under a free name; "xb" never overwrites, even when two uploads race."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)  # evidence is readable by the service account only (0700/0600)
     stem, suffix = Path(name).stem, Path(name).suffix
     for n in range(1, 1000):
         target = folder / (name if n == 1 else f"{stem} ({n}){suffix}")
         try:
-            with target.open("xb") as out:
+            with open_exclusive(target) as out:
                 shutil.copyfileobj(upload.file, out)
             return target
         except FileExistsError:

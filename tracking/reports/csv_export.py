@@ -68,5 +68,17 @@ def status_csv(views: Iterable[AssignmentView], *, delimiter: str = ",") -> str:
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(HEADINGS)
     for view in views:
-        writer.writerow([value(view) for _, value in FIELDS])
+        writer.writerow([neutralised(value(view)) for _, value in FIELDS])
     return BOM + buffer.getvalue()
+
+
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, with a ``'`` in front (OWASP's
+    advice: Excel then shows the text as typed); numbers and other texts unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

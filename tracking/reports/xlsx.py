@@ -347,6 +347,10 @@ def _cell(
     cell = sheet.cell(row=row, column=column)
     assert isinstance(cell, Cell), f"{cell.coordinate} is inside a merged range"
     cell.value = value  # type: ignore[assignment]
+    if isinstance(value, str) and value.startswith("="):
+        # openpyxl stores a text starting with "=" as a formula, which Excel would run (a
+        # title or note typed as "=HYPERLINK(…)"): keep it text, shown as typed.
+        cell.data_type = "s"
     cell.font = font
     cell.alignment = Alignment(horizontal=horizontal, vertical=vertical, wrap_text=True)
     return cell
