@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from tracking import db, runlock
 
@@ -66,3 +67,28 @@ def end_with_runner() -> None:
     # The runner may have died before the signal was armed: then we are already an orphan.
     if os.getppid() != int(runner):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def end_runs_of(runner_pid: int) -> list[int]:
+    """SIGKILL the flow-run processes a dead runner (``runner_pid``) left behind.
+
+    ``end_with_runner`` arms the parent-death signal when the flow starts; a run killed with
+    its runner while still starting (importing, or waiting for a Prefect server that died
+    too) has not armed it yet. Such a run can never send (it would end itself at the flow's
+    start), but it lingers; the next ``serve`` ends it. A run is recognised by its
+    environment: ``GIAOVIEC_RUNNER_PID`` set to the dead runner's pid (Linux /proc).
+    """
+    marker = f"{RUNNER_PID_ENV}={runner_pid}".encode()
+    ended = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or another user's
+            continue
+        if marker in environ:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                ended.append(int(entry.name))
+    return ended

@@ -167,10 +167,10 @@ def deployments_registered(client: Any) -> bool:
 
 def stop_in_the_middle(
     started: Started, smtp: SmtpTestServer, deployment: str, sig: signal.Signals
-) -> list[UUID]:
+) -> tuple[list[UUID], list[int]]:
     """Wait until a run of ``deployment`` is sending (its RCPT held), then stop serve with
     ``sig``; returns the ids of the runs then running (the one sending, and runs waiting for
-    its lock), once serve and all it started are gone."""
+    its lock) and the processes serve had started."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -192,13 +192,19 @@ def stop_in_the_middle(
     assert family, "serve started no process"
     started.proc.send_signal(sig)
     started.proc.wait(60)
-    deadline = time.monotonic() + 60
-    while any(Path(f"/proc/{pid}").exists() for pid in family):
-        assert time.monotonic() < deadline, (
-            f"left behind after {sig.name}: {[p for p in family if Path(f'/proc/{p}').exists()]}"
-        )
-        time.sleep(0.25)
-    return [run.id for run in running]
+    return [run.id for run in running], family
+
+
+def wait_gone(family: list[int], started: Started) -> None:
+    """What the stopped serve had started is gone: its runs died with it (SIGTERM: stopped
+    by the runner; SIGKILL: the parent-death signal, or, for a run killed while still
+    starting up, the next serve's start) and its Prefect server followed it."""
+    wait_for(
+        "the stopped serve's processes to end",
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in family),
+        60,
+        started,
+    )
 
 
 @pytest.mark.slow
@@ -224,11 +230,13 @@ def test_schedules_survive_every_kind_of_restart(
             ("delivery, SIGTERM", SUNDAY, BOTH, DELIVERY, signal.SIGTERM),
             ("delivery, SIGKILL", SUNDAY, BOTH, DELIVERY, signal.SIGKILL),
         ]
+        family: list[int] = []
         for name, day, every, deployment, sig in phases:
             began = time.monotonic()
             with serving(home, log, smtp, day, every) as started:
                 up = time.monotonic() - began
-                stopped[name] = stop_in_the_middle(started, smtp, deployment, sig)
+                wait_gone(family, started)
+                stopped[name], family = stop_in_the_middle(started, smtp, deployment, sig)
             # The figures of docs/reliability.md (pytest -s).
             print(f"{name}: up in {up:.0f} s, stopped after {time.monotonic() - began:.0f} s")
         assert smtp.messages == [], "a held send went out"
@@ -236,6 +244,7 @@ def test_schedules_survive_every_kind_of_restart(
         smtp.release_recipients()
         began = time.monotonic()
         with serving(home, log, smtp, WEDNESDAY, BOTH) as started:
+            wait_gone(family, started)
             with (
                 temporary_settings(updates={PREFECT_API_URL: started.api_url}),
                 get_client(sync_client=True) as client,
