@@ -137,7 +137,8 @@ def serve_all() -> None:
     comes back, and send nothing twice (the outbox). SIGTERM takes the same way out as
     Ctrl-C (a KeyboardInterrupt): Prefect's own handler stops the runner from inside the
     signal handler, which leaves a coroutine never awaited. Before the runner starts, the
-    runs a stopped ``serve`` left behind are marked crashed (``crash_abandoned_runs``). And
+    runs a stopped ``serve`` left behind are marked crashed (``crash_abandoned_runs``) and
+    the runs missed while it was down collapse into one per job (``skip_missed_runs``). And
     every flow-run process it starts dies with it (``GIAOVIEC_RUNNER_PID``, flows/guard.py).
     """
     import asyncio
@@ -153,6 +154,7 @@ def serve_all() -> None:
     deployments = runner_deployments(get_settings().schedule_seconds)
     with get_client(sync_client=True) as client:
         crash_abandoned_runs(client)
+        skip_missed_runs(client)
     runner = Runner(name=DEPLOYMENT_NAME, pause_on_shutdown=False)
     for deployment in deployments:
         runner.add_deployment(deployment)
@@ -204,6 +206,55 @@ def crash_abandoned_runs(client: SyncPrefectClient) -> list[FlowRun]:
             force=True,
         )
     return runs
+
+
+def skip_missed_runs(client: SyncPrefectClient) -> list[FlowRun]:
+    """Cancel the scheduled runs that fell due while ``serve`` was down, but the latest one
+    of each deployment.
+
+    Each run works on the day it actually runs (the sweep sweeps today, delivery sends all
+    that is due), so one late run does all that the missed ones would have; started
+    together they would only queue for their job's lock, each taking a process of the
+    runner (5 at most) while the other jobs wait. Runs started by hand are left alone.
+    """
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Cancelled
+
+    skipped: list[FlowRun] = []
+    now = dt.datetime.now(dt.UTC)
+    for item in SPECS:
+        try:
+            deployment_id = client.read_deployment_by_name(item.full_name).id
+        except ObjectNotFound:
+            continue
+        late: list[FlowRun] = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=now),
+            ),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+        )
+        for run in [r for r in late if r.auto_scheduled][1:]:
+            client.set_flow_run_state(
+                run.id,
+                Cancelled(
+                    message="Bỏ qua: lượt trễ khi `giaoviec serve` dừng; lượt mới hơn làm thay."
+                ),
+                force=True,
+            )
+            skipped.append(run)
+    return skipped
 
 
 def _interrupt(*_args: object) -> None:
