@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments.runner import RunnerDeployment
     from prefect.flows import Flow
+    from prefect.runner import Runner
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 DEPLOYMENT_NAME = "giaoviec"
@@ -116,7 +117,8 @@ def runner_deployments(every: Mapping[str, float] | None = None) -> list[RunnerD
         deployment = load_flow(item).to_deployment(
             name=DEPLOYMENT_NAME,
             schedules=schedules,
-            # Said explicitly: it removes the limit an older giaoviec set on the deployment.
+            # Said explicitly, so the update carries it: it removes the limit an older
+            # giaoviec set on the deployment.
             concurrency_limit=None,
             description=item.description,
             tags=list(TAGS),
@@ -135,7 +137,7 @@ def serve_all() -> None:
     What ``prefect.serve`` does, with these differences. ``pause_on_shutdown=False``: stopping
     the runner must not pause the schedules on the server; runs missed meanwhile run when it
     comes back, and send nothing twice (the outbox). SIGTERM takes the same way out as
-    Ctrl-C (a KeyboardInterrupt): Prefect's own handler stops the runner from inside the
+    Ctrl-C (``_run_until_stopped``): Prefect's own handler stops the runner from inside the
     signal handler, which leaves a coroutine never awaited. Before the runner starts, the
     runs a stopped ``serve`` left behind are marked crashed (``crash_abandoned_runs``) and
     the runs missed while it was down collapse into one per job (``skip_missed_runs``). And
@@ -158,9 +160,33 @@ def serve_all() -> None:
     runner = Runner(name=DEPLOYMENT_NAME, pause_on_shutdown=False)
     for deployment in deployments:
         runner.add_deployment(deployment)
-    runner.handle_sigterm = _interrupt  # type: ignore[method-assign]
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner.start())
+        asyncio.run(_run_until_stopped(runner))
+
+
+async def _run_until_stopped(runner: Runner) -> None:
+    """``runner.start()`` until SIGTERM, which cancels it like Ctrl-C does.
+
+    The signal must not raise where it lands: a KeyboardInterrupt raised inside the runner
+    (starting a flow run, say) was taken for that run's failure, and ``serve`` went on
+    running. Asking the event loop to cancel the runner's task stops it at an await, and
+    its exit stops the flow-run processes. (Ctrl-C: ``asyncio.run`` does the same.)
+    """
+    import asyncio
+    import contextlib
+
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+
+    def stop(*_args: object) -> None:
+        with contextlib.suppress(RuntimeError):  # a late signal, the loop already closed
+            loop.call_soon_threadsafe(main.cancel)
+
+    # Runner.start installs handle_sigterm as the SIGTERM handler.
+    runner.handle_sigterm = stop  # type: ignore[method-assign]
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner.start()
 
 
 def crash_abandoned_runs(client: SyncPrefectClient) -> list[FlowRun]:
@@ -255,7 +281,3 @@ def skip_missed_runs(client: SyncPrefectClient) -> list[FlowRun]:
             )
             skipped.append(run)
     return skipped
-
-
-def _interrupt(*_args: object) -> None:
-    raise KeyboardInterrupt
