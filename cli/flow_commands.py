@@ -225,7 +225,8 @@ def _is_prefect_server(pid: int) -> bool:
 
 
 def clear_stale_state(home: Path) -> None:
-    """Refuse a second ``serve`` for one home; end a server its dead ``serve`` left behind."""
+    """Refuse a second ``serve`` for one home; end a server and flow runs its dead ``serve``
+    left behind."""
     state = read_state(home)
     if state is None:
         return
@@ -237,6 +238,11 @@ def clear_stale_state(home: Path) -> None:
     server_pid = state.get("server_pid")
     if isinstance(server_pid, int) and _alive(server_pid) and _is_prefect_server(server_pid):
         _signal_group(server_pid, signal.SIGTERM)
+    serve_pid = state.get("serve_pid")
+    if isinstance(serve_pid, int) and not _alive(serve_pid):
+        from flows.guard import end_runs_of
+
+        end_runs_of(serve_pid)
     _state_path(home).unlink(missing_ok=True)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows.guard import wait_for_turn
 from models.dates import format_vn
 from tasks.database import (
     day_off_task,
@@ -33,6 +34,9 @@ from tasks.sending import deliver_outbox_task
 from tracking import clock
 
 SUMMARY_KEY = "quet-hang-ngay"
+# A second sweep (a late run after a restart, one by hand) waits for the first: it then finds
+# the day's reminders already queued and adds nothing. An hour bounds the wait behind a hung one.
+WAIT_SECONDS = 3600.0
 PROGRESS_KEY_PREFIX = "tien-do"
 
 
@@ -55,8 +59,12 @@ class SweepSummary:
 )
 def daily_sweep(today: dt.date | None = None) -> SweepSummary:
     """One day's sweep; ``today`` defaults to GIAOVIEC_TODAY, else today in Vietnam."""
+    with wait_for_turn("daily-sweep", wait_seconds=WAIT_SECONDS):
+        return sweep(clock.today(today))
+
+
+def sweep(day: dt.date) -> SweepSummary:
     logger = get_run_logger()
-    day = clock.today(today)
     reason = day_off_task(day)
     if reason is not None:
         message = f"{format_vn(day)} là ngày nghỉ ({reason}): không nhắc việc."

@@ -16,6 +16,7 @@ import datetime as dt
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.guard import wait_for_turn
 from models.dates import format_vn
 from models.enums import DeliveryStatus
 from tasks.database import weekly_outcomes_task, weekly_reports_task
@@ -24,6 +25,7 @@ from tasks.sending import deliver_outbox_task
 from tracking import clock
 
 REPORT_KEY_PREFIX = "bao-cao-tuan"
+WAIT_SECONDS = 3600.0
 
 
 class WeeklyReportNotDelivered(RuntimeError):
@@ -43,8 +45,13 @@ class WeeklySummary:
     description="Báo cáo tuần gửi đơn vị điều phối: tiến độ theo đơn vị và các nhiệm vụ quá hạn.",
 )
 def weekly_report(today: dt.date | None = None) -> WeeklySummary:
+    # One at a time: a second run waits, then sends its own report (as a second run always did).
+    with wait_for_turn("weekly-report", wait_seconds=WAIT_SECONDS):
+        return send_reports(clock.today(today))
+
+
+def send_reports(day: dt.date) -> WeeklySummary:
     logger = get_run_logger()
-    day = clock.today(today)
     failed: list[str] = []
     for report in weekly_reports_task(day):
         code = report.progress.plan_code

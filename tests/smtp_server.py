@@ -1,8 +1,9 @@
 """A real SMTP server on 127.0.0.1 for tests: aiosmtpd running in a thread.
 
 It keeps every accepted message (parsed, plus its envelope), can refuse a recipient with a
-permanent (550) or temporary (451) reply, can hold back its answer to DATA (timeouts), and can
-be stopped and started again on the same port (outages). With ``user``/``password`` it offers
+permanent (550) or temporary (451) reply, can hold back its answer to DATA (timeouts) or to
+RCPT (a send caught in the middle, before the message went out), and can be stopped and
+started again on the same port (outages). With ``user``/``password`` it offers
 AUTH PLAIN/LOGIN without TLS and accepts only those credentials.
 """
 
@@ -57,6 +58,8 @@ class SmtpTestServer:
         self._messages: list[ReceivedMessage] = []
         self._replies: dict[str, str] = {}
         self._data_delay = 0.0
+        self._holding = False
+        self.held = 0  # RCPT commands whose answer was held back, since the start
         self._logins: list[tuple[str, bool]] = []
         self._controller: Controller | None = None
 
@@ -127,6 +130,21 @@ class SmtpTestServer:
         with self._lock:
             self._data_delay = seconds
 
+    def hold_recipients(self) -> None:
+        """Hold every answer to RCPT until ``release_recipients``: the sender waits in the
+        middle of a send, and a sender killed meanwhile never gets to DATA (nothing received).
+        Past the client's read timeout the sender gives up on its own."""
+        with self._lock:
+            self._holding = True
+
+    def release_recipients(self) -> None:
+        with self._lock:
+            self._holding = False
+
+    def _hold(self) -> bool:
+        with self._lock:
+            return self._holding
+
     # ------------------------------------------------------------------ what arrived
 
     @property
@@ -192,6 +210,11 @@ class _Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if self._server._hold():
+            with self._server._lock:
+                self._server.held += 1
+            while self._server._hold():
+                await asyncio.sleep(0.05)
         reply = self._server._reply_for(address)
         if reply is not None:
             return reply

@@ -401,10 +401,8 @@ def test_prefect_yaml_matches_the_served_deployments() -> None:
         assert item["name"] == deployments.DEPLOYMENT_NAME
         assert item["description"] == spec.description
         assert item["work_pool"]["name"] == deployments.WORK_POOL
-        assert item["concurrency_limit"] == {
-            "limit": 1,
-            "collision_strategy": spec.collision_strategy,
-        }
+        # One run at a time is the flows' own lock; Prefect's slots do not survive restarts.
+        assert "concurrency_limit" not in item
         schedules = item.get("schedules") or []
         if spec.cron is None:
             assert schedules == []

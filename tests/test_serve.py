@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import itertools
 import json
 import os
 import signal
@@ -142,9 +141,6 @@ def test_serve_schedules_runs_and_stops_cleanly(
             check_deployments(served)
             runs = late_sweep_burst(served)
         assert all(run.state.is_completed() for run in runs), [run.state for run in runs]
-        # One sweep at a time: the deployment's concurrency limit queued the others.
-        spans = sorted((run.start_time, run.end_time) for run in runs)
-        assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
 
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
@@ -188,8 +184,8 @@ def check_deployments(served: Served) -> None:
                 cron,
                 "Asia/Ho_Chi_Minh",
             )
-            assert deployment.global_concurrency_limit is not None
-            assert deployment.global_concurrency_limit.limit == 1
+            # No Prefect slot to leak across restarts: one run at a time is giaoviec's lock.
+            assert deployment.global_concurrency_limit is None
             assert not deployment.paused
         assert client.read_deployment_by_name("kickoff/giaoviec").schedules == []
 

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # outage of a few hours loses nothing.
     delivery_give_up_hours: float = Field(default=24.0, ge=0)
 
+    # Tests and demos: run these flows every N seconds instead of on their schedule, as JSON,
+    # e.g. {"daily-sweep": 30, "deliver-outbox": 10} (`giaoviec serve` only).
+    schedule_seconds: dict[str, float] = Field(default_factory=dict)
+
     @field_validator("today", mode="before")
     @classmethod
     def _vn_or_iso(cls, value: object) -> object:
