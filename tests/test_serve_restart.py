@@ -91,7 +91,7 @@ def serving(
         GIAOVIEC_TODAY=today.isoformat(),
         GIAOVIEC_SCHEDULE_SECONDS=json.dumps(every),
         GIAOVIEC_DELIVERY_LEASE_SECONDS="6",
-        GIAOVIEC_DELIVERY_BACKOFF_SECONDS="2",
+        GIAOVIEC_DELIVERY_BACKOFF_SECONDS="5",  # the least the settings accept
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_RUNNER_POLL_FREQUENCY="1",
         # The server's scheduler turns the intervals into runs every few seconds.
