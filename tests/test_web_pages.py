@@ -418,3 +418,28 @@ def test_overview_of_an_empty_database(
         assert "Chưa có kế hoạch nào" in client.get("/").text
     finally:
         clean_web_tables(clean_engine)
+
+
+def test_a_delivery_alert_is_on_every_coordinators_page_until_it_clears(
+    world: Engine, coordinator: Any
+) -> None:
+    """Mail held because the SMTP server refused the login (issue 14.3): the coordinator sees
+    it at the top of every page; a unit's officer is not shown the operator's trouble."""
+    from models.enums import Channel
+    from tracking import outbox
+
+    assert "Không gửi được email" not in coordinator.get("/").text
+    with db.session_scope(world) as session:
+        outbox.raise_alert(
+            session, Channel.EMAIL, "535 5.7.8 Authentication failed", clock.now_utc()
+        )
+    for page in ("/", "/assignments", f"/assignments/{assignment_id(world, 'SNV-01')}"):
+        html = coordinator.get(page).text
+        assert 'role="alert"' in html and "Không gửi được email" in html, page
+        assert "535" in html
+    officer = http_client(create_app(world, today=lambda: TODAY))
+    login(officer, "stc")
+    assert "Không gửi được email" not in officer.get("/").text
+    with db.session_scope(world) as session:
+        outbox.clear_alert(session, Channel.EMAIL)
+    assert "Không gửi được email" not in coordinator.get("/").text

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -33,8 +33,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from models.dates import format_vn
 from models.numbering import citable_number
-from models.web_tables import User
-from tracking import accounts, clock, db, links
+from models.web_tables import User, UserRole
+from tracking import accounts, clock, db, links, outbox
 from tracking.evidence import megabytes
 from tracking.settings import get_settings
 from web import labels
@@ -213,11 +213,27 @@ def render(
 ) -> HTMLResponse:
     """A page, never cached: it may hold a CSRF token or a unit's private data."""
     values = {"request": request, "flash": pop_flash(request), "user": None, **context}
+    values.setdefault("delivery_alert", _delivery_alert(request, values["user"]))
     response = ctx_of(request).templates.TemplateResponse(
         request, template, values, status_code=status_code
     )
     response.headers["cache-control"] = "no-store"
     return response
+
+
+def _delivery_alert(request: Request, user: User | None) -> str | None:
+    """The operator's alert (mail held: the SMTP server refused the login), for coordinators.
+
+    Read on every page a coordinator opens — one query on a table that is empty while all is
+    well — so the banner appears as soon as delivery raises it and goes once it clears.
+    """
+    if user is None or user.role is not UserRole.COORDINATOR:
+        return None
+    try:
+        with ctx_of(request).session() as session:
+            return outbox.alert_banner(session)
+    except SQLAlchemyError:  # the page itself says what is wrong with the database
+        return None
 
 
 def message_page(
