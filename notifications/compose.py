@@ -33,6 +33,7 @@ from notifications.templates import (
 )
 from tracking import clock, links
 from tracking.calendar import WorkCalendar
+from tracking.store import DUE_CORRECTED
 
 
 class _Unset(enum.Enum):
@@ -179,6 +180,7 @@ def _with_assignment(
         "working_days_overdue": overdue,
         "actor": links.person_of(activity.actor) if activity else None,
         "reason": _reason(activity, row),
+        "due_corrected": activity is not None and activity.action == DUE_CORRECTED,
         "note": row.submission_note if message.kind is ReminderKind.SUBMITTED else None,
     }
     if message.kind is ReminderKind.PREREQUISITE_DONE and activity and activity.assignment_id:

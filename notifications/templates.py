@@ -101,6 +101,7 @@ class MessageContext:
     cooperating_units: tuple[str, ...] = ()
     due: dt.date | None = None
     original_due: dt.date | None = None  # differs after an extension
+    due_corrected: bool = False  # the new due date corrects a mistake (earlier), no extension
     working_days_left: int | None = None  # upcoming: how many working days remain
     working_days_overdue: int | None = None
     actor: str | None = None  # who acted (blocked/submitted/confirmed/returned/extended)

@@ -526,3 +526,27 @@ def test_a_signed_link_with_impossible_numbers_is_refused(
     token = links._serializer(SECRET).dumps(payload)
     answer = client.get(f"/l/{token}")
     assert answer.status_code == 400 and "Liên kết không hợp lệ" in answer.text
+
+
+def test_the_lead_unit_is_told_a_correction_not_an_extension(session: Session) -> None:
+    """The message a correction causes says "điều chỉnh thời hạn" (the subject the officer
+    reads), while a real extension still says "gia hạn"."""
+    from notifications.compose import context_for
+    from notifications.templates import render
+    from tests.test_delivery import an_giang_with_reminders
+
+    an_giang_with_reminders(session)
+    for to in (D(2025, 3, 20), D(2024, 3, 20)):  # a typo in the year, then its correction
+        extend(session, "SNV-01", to, D(2024, 2, 20))
+    rows = list(
+        session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == ReminderKind.EXTENDED)
+            .order_by(col(OutboxMessage.id))
+        )
+    )
+    subjects = [
+        render(context_for(session, row, store.load_calendar(session))).subject for row in rows
+    ]
+    assert subjects and subjects[0].startswith("Gia hạn nhiệm vụ SNV-01"), subjects
+    assert subjects[-1].startswith("Điều chỉnh thời hạn nhiệm vụ SNV-01"), subjects

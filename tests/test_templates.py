@@ -298,9 +298,9 @@ SAMPLES: dict[ReminderKind, tuple[MessageContext, list[str], list[str]]] = {
         [
             "hạn hoàn thành mới là 05/03/2024, hạn ban đầu là 28/02/2024",
             f"đã được {SNV} gia hạn",
-            "Người gia hạn: Lê Văn C",
+            "Người quyết định: Lê Văn C",
             "Hạn ban đầu: 28/02/2024",
-            "Lý do gia hạn",
+            "Lý do: Chờ danh sách khen thưởng chính thức",
         ],
     ),
     ReminderKind.PREREQUISITE_DONE: (
@@ -788,3 +788,27 @@ def test_a_draft_blank_number_is_never_cited() -> None:
     assert citable_number("   /KH-UBND") is None
     assert citable_number(None) is None
     assert citable_number(" 125/KH-UBND ") == "125/KH-UBND"
+
+
+def test_a_correction_to_an_earlier_date_is_not_called_an_extension() -> None:
+    """Undoing an extension to a wrong year (14.2) is "điều chỉnh thời hạn", never "gia hạn"."""
+    ctx = base(
+        ReminderKind.EXTENDED,
+        dt.date(2024, 2, 26),
+        recipient_unit=DPTTH,
+        code="PTTH-01",
+        title=PTTH01,
+        lead_unit=DPTTH,
+        due=dt.date(2024, 3, 5),
+        original_due=dt.date(2024, 2, 28),
+        working_days_left=6,
+        actor="Lê Văn C",
+        reason="Nhập nhầm năm 2204",
+        due_corrected=True,
+    )
+    out = render(ctx)
+    assert out.subject.startswith("Điều chỉnh thời hạn nhiệm vụ PTTH-01")
+    assert "hạn hoàn thành là ngày 05/03/2024" in out.subject
+    for text in (out.subject, out.text, out.chat):
+        assert "gia hạn" not in text.lower(), text
+    assert "điều chỉnh lại là ngày 05/03/2024" in out.text
