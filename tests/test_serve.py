@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -63,7 +63,16 @@ class Served:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def wait_for(what: str, check: Callable[[], T | None], timeout: float, served: Served) -> T:
+class Running(Protocol):
+    """A ``giaoviec serve`` under test: its process and what it printed."""
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]: ...
+
+    def output(self) -> str: ...
+
+
+def wait_for(what: str, check: Callable[[], T | None], timeout: float, served: Running) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = served.proc.poll()

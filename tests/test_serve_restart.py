@@ -22,10 +22,10 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -36,7 +36,7 @@ from models.enums import DeliveryStatus
 from models.tables import Contact, OutboxMessage
 from tests.conftest import BUILTIN_PLAN, REPO
 from tests.smtp_server import SmtpTestServer, free_port
-from tests.test_serve import api_is_up, serve_command
+from tests.test_serve import api_is_up, serve_command, wait_for
 from tracking import store
 from tracking.planio import read_plan_file
 
@@ -50,7 +50,6 @@ SWEEP, DELIVERY = "daily-sweep/giaoviec", "deliver-outbox/giaoviec"
 SWEEPS: dict[str, float] = {"daily-sweep": 15}
 DELIVERIES: dict[str, float] = {"deliver-outbox": 10}
 BOTH: dict[str, float] = {"daily-sweep": 20, "deliver-outbox": 10}
-T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -62,18 +61,6 @@ class Started:
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float, started: Started) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        code = started.proc.poll()
-        assert code is None, f"serve exited ({code}) waiting for {what}:\n{started.output()}"
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @contextmanager

@@ -177,20 +177,29 @@ def _finish_load(
 ) -> LoadResult:
     added, updated, removed = counts
     if created or added or updated or removed:
-        _record(
-            session,
-            plan.id,
-            None,
-            actor,
-            "plan_loaded",
-            new=checked.sha256,
-            note=f"{checked.path}: +{added} ~{updated} -{removed}",
-        )
+        _record_load(session, checked, actor, plan, (added, updated, removed))
     session.flush()
     # The file's own dates were checked (planio); the stored event date may differ from it.
     _recompute_or_refuse(session, plan, load_calendar(session), actor)
     assert plan.id is not None
     return LoadResult(plan.id, plan.code, created, added, updated, removed, contacts)
+
+
+def _record_load(
+    session: Session, checked: CheckedPlan, actor: str, plan: Plan, counts: tuple[int, int, int]
+) -> None:
+    """The history row of a load: which file, and how many assignments it added, changed and
+    cancelled."""
+    added, updated, removed = counts
+    _record(
+        session,
+        plan.id,
+        None,
+        actor,
+        "plan_loaded",
+        new=checked.sha256,
+        note=f"{checked.path}: +{added} ~{updated} -{removed}",
+    )
 
 
 def _needs_batches(session: Session, code: str) -> bool:
@@ -234,15 +243,7 @@ def _load_new_plan_in_batches(
     with session.no_autoflush:
         removed = _cancel_missing(session, existing, by_code, actor)
         recompute_deadlines(session, plan, load_calendar(session), actor)
-        _record(
-            session,
-            plan.id,
-            None,
-            actor,
-            "plan_loaded",
-            new=checked.sha256,
-            note=f"{checked.path}: +{len(by_code)} ~0 -{removed}",
-        )
+        _record_load(session, checked, actor, plan, (len(by_code), 0, removed))
         plan.loading = False
     # "created" for the person loading: a resumed load still finishes creating the plan.
     return LoadResult(plan.id, plan.code, True, len(by_code), 0, removed, contacts)
