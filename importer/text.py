@@ -9,6 +9,7 @@ old and new tone placements ("hoà"/"hòa", "Uỷ"/"Ủy").
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import unicodedata
 
@@ -34,6 +35,7 @@ def clean(text: str) -> str:
     return normal_form("".join(" " if unicodedata.category(c) == "Cc" else c for c in text))
 
 
+@functools.cache  # a document has a few hundred distinct characters, folded again and again
 def _fold_char(char: str) -> str:
     if char in "đĐ":
         return "d" if char == "đ" else "D"
@@ -43,9 +45,10 @@ def _fold_char(char: str) -> str:
     return base if len(base) == 1 else char
 
 
+@functools.lru_cache(maxsize=4096)  # the pipeline folds the same lines and names many times
 def fold(text: str) -> str:
     """``text`` without diacritics, same length, same case: positions carry over."""
-    return "".join(_fold_char(c) for c in text)
+    return "".join(map(_fold_char, text))
 
 
 def slug(text: str) -> str:
