@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from models.dates import format_vn
+from models.dates import format_vn, weekday_name
 from models.enums import AssignmentState, Timeliness
 from models.numbering import citable_number
 from tracking.labels import ACTION_TEXT, FIELD_TEXT, KIND_TEXT
@@ -20,8 +20,8 @@ from tracking.status import STATE_LABELS, TIMELINESS_LABELS
 
 if TYPE_CHECKING:
     from models.tables import Activity, Assignment, Plan
-    from notifications.simulate import DayReport
-    from notifications.sweep import SweepResult
+    from services.day import SweepResult
+    from services.replay import DayReport
     from tracking.store import AssignmentView
 
 TIMELINESS_STYLES: dict[Timeliness, str] = {
@@ -321,7 +321,7 @@ def sweep_line(result: SweepResult) -> Text:
 
 def day_report(report: DayReport) -> Text:
     text = Text()
-    text.append(f"{format_vn(report.day)} ({_weekday(report.day)})", style="bold")
+    text.append(f"{format_vn(report.day)} ({weekday_name(report.day)})", style="bold")
     if not report.sweep.working_day:
         text.append(" ngày nghỉ", style="grey50")
     for action in report.actions:
@@ -333,9 +333,3 @@ def day_report(report: DayReport) -> Text:
         ]
         text.append("\n  Đã gửi: " + "; ".join(parts))
     return text
-
-
-def _weekday(day: dt.date) -> str:
-    return ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"][
-        day.weekday()
-    ]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import filetype
 
+from models.errors import FileProblem
 from tracking.private import FILE_MODE, private_folder
 
 ALLOWED_SUFFIXES = frozenset(
@@ -68,7 +69,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
-class EvidenceError(ValueError):
+class EvidenceError(FileProblem):
     """An evidence file that is refused; the message is for the user (Vietnamese)."""
 
 

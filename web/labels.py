@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from models.dates import FIRST_DAY, LAST_DAY, format_vn
+from models.dates import FIRST_DAY, LAST_DAY, format_vn, weekday_date
 from models.enums import AssignmentState, Timeliness
 from tracking.clock import VN_TZ
 
@@ -65,9 +65,6 @@ REASON_LABELS: dict[Action, str] = {
 }
 
 
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
-
-
 def timeliness_label(value: Timeliness | None) -> str:
     return "—" if value is None else TIMELINESS_LABELS[value]
 
@@ -110,4 +107,4 @@ def long_date(day: dt.date | None) -> str:
     """ "Thứ Sáu, 15/03/2024": the weekday matters to people planning a working week."""
     if day is None:
         return "—"
-    return f"{WEEKDAYS[day.weekday()]}, {format_vn(day)}"
+    return weekday_date(day)
