@@ -110,3 +110,16 @@ def test_progress_per_unit_is_one_model(loaded: Engine) -> None:
     assert [u.name for u in shown] == sorted(u.name for u in units if u.total)
     for unit in shown:
         assert unit.done + unit.overdue <= unit.total
+
+
+def test_the_cli_history_names_evidence_as_the_web_does(loaded: Engine, tmp_path: Path) -> None:
+    # One writer of history lines (tracking.labels.change_text): the CLI used to print the
+    # file's path under the data folder ("— → evidence/…/bao-cao.pdf").
+    report = tmp_path / "bao-cao.pdf"
+    report.write_bytes(PDF)
+    code, _, err = giaoviec("submit", "HN", "--evidence", str(report), "--today", "2024-01-02")
+    assert code == 0, err
+    code, out, err = giaoviec("show", "HN")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "Minh chứng: bao-cao.pdf" in text and "Minh chứng: — →" not in text
