@@ -39,8 +39,7 @@ class Activation:
 @task(name="day-off", cache_policy=NO_CACHE)
 def day_off_task(day: dt.date) -> str | None:
     """Why ``day`` is a day off (Vietnamese), or None on a working day."""
-    with Session(db.default_engine()) as session:
-        return store.load_calendar(session).day_off_name(day)
+    return sweep.day_off_reason(db.default_engine(), day)
 
 
 @task(name="recompute-deadlines", cache_policy=NO_CACHE)
