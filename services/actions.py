@@ -96,7 +96,7 @@ def act_with_evidence(
     stored: list[Path] = []
     try:
         for file, name in zip(files, names, strict=True):
-            stored.append(_save(file, name, folder))
+            stored.append(save_file(file, name, folder))
         request = dataclasses.replace(
             request, evidence=[p.relative_to(home).as_posix() for p in stored]
         )
@@ -110,7 +110,7 @@ def act_with_evidence(
         raise
 
 
-def _save(file: EvidenceFile, name: str, folder: Path) -> Path:
+def save_file(file: EvidenceFile, name: str, folder: Path) -> Path:
     """Write under a free name; "xb" never overwrites, even when two uploads race."""
     private_folder(folder)  # evidence is readable by the service account only (0700/0600)
     stem, suffix = Path(name).stem, Path(name).suffix
