@@ -39,10 +39,11 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: $(DEV_STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^giaoviec' > requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -149,8 +149,8 @@ def prepare_outbox(url: str, messages: int) -> dict[str, Any]:
     from bench.generate import generate
     from models.enums import Channel
     from models.tables import OutboxMessage
-    from notifications import sweep
     from notifications.compose import compose
+    from services import day as sweep
     from tracking import db, store
     from tracking.settings import get_settings
 

@@ -81,8 +81,8 @@ def _fingerprint(engine: Any) -> tuple[int, str]:
 def run_giaoviec(url: str, day: dt.date) -> dict[str, Any]:
     from sqlmodel import Session
 
-    from notifications import sweep
-    from tasks.reporting import progress_rows
+    from services import day as sweep
+    from services.progress import progress_rows
     from tracking.settings import get_settings
 
     engine = _engine(url)
@@ -240,7 +240,7 @@ def run_naive(url: str, day: dt.date) -> dict[str, Any]:
     from sqlmodel import Session, select
 
     from models.tables import Assignment, Plan
-    from notifications import sweep
+    from services import day as sweep
     from tracking import clock, reminders, store
     from tracking.settings import get_settings
 
@@ -302,8 +302,8 @@ def run_batched_flow(url: str, day: dt.date) -> dict[str, Any]:
     from prefect.cache_policies import NO_CACHE
     from sqlmodel import Session
 
-    from notifications import sweep
-    from tasks.reporting import progress_rows
+    from services import day as sweep
+    from services.progress import progress_rows
     from tracking.settings import get_settings
 
     engine = _engine(url)

@@ -19,6 +19,7 @@ from models.dates import parse_date
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from models.errors import UserError
     from tracking.store import ContactChanges
 
 i18n.install()
@@ -44,6 +45,25 @@ TodayOpt = Annotated[
 def fail(message: str) -> NoReturn:
     err.print(f"[bold red]{i18n.ERROR}[/] {message}", highlight=False)  # as usage errors read
     raise typer.Exit(EXIT_USAGE)
+
+
+# The CLI's own control for each input a user error names (``UserError.field``): the library's
+# messages name no interface's flags, the CLI adds its own.
+FIELD_HINTS = {"reason": "--reason", "new_due": "--to NGÀY", "department": "--department"}
+
+
+def user_message(exc: UserError) -> str:
+    """The error's message with the CLI's flag for the field at fault: "… (--reason)."."""
+    text = str(exc)
+    hint = FIELD_HINTS.get(exc.field or "")
+    if hint is None:
+        return text
+    return f"{text.removesuffix('.')} ({hint})."
+
+
+def fail_user(exc: UserError) -> NoReturn:
+    """A user error as the CLI shows every one: the message, exit code 2."""
+    fail(user_message(exc))
 
 
 def option_date(value: str | None) -> dt.date | None:

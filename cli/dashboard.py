@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,13 +16,13 @@ from rich.text import Text
 from cli.render import TIMELINESS_STYLES, timeliness_text
 from models.dates import format_vn
 from models.enums import Timeliness
+from services.progress import counted_units
 from tracking.status import TIMELINESS_LABELS
 
 if TYPE_CHECKING:
     from models.tables import Plan
     from tracking.store import AssignmentView
 
-_DONE = frozenset({Timeliness.DONE_ON_TIME, Timeliness.DONE_LATE})
 LIST_LIMIT = 10
 
 
@@ -85,27 +85,20 @@ def _counts(views: Sequence[AssignmentView]) -> Table:
 
 
 def _units(views: Sequence[AssignmentView]) -> Table:
-    by_unit: dict[str, list[AssignmentView]] = defaultdict(list)
-    for view in views:
-        if view.timeliness is not None:
-            by_unit[view.lead_name].append(view)
     table = Table(title="Tiến độ theo đơn vị chủ trì", header_style="bold", expand=True)
     table.add_column("Đơn vị")
     table.add_column("Hoàn thành", ratio=2)
     table.add_column("Xong/Tổng", justify="right", no_wrap=True)
     table.add_column("Quá hạn", justify="right", no_wrap=True)
-    for unit in sorted(by_unit):
-        items = by_unit[unit]
-        done = sum(1 for v in items if v.timeliness in _DONE)
-        late = sum(1 for v in items if v.timeliness is Timeliness.OVERDUE)
+    for unit in counted_units(views):  # services.progress: the model every interface shows
         bar = ProgressBar(
-            total=len(items), completed=done, complete_style="green", finished_style="green"
+            total=unit.total, completed=unit.done, complete_style="green", finished_style="green"
         )
         table.add_row(
-            unit,
+            unit.name,
             bar,
-            f"{done}/{len(items)}",
-            Text(str(late), style="bold red" if late else "grey50"),
+            f"{unit.done}/{unit.total}",
+            Text(str(unit.overdue), style="bold red" if unit.overdue else "grey50"),
         )
     return table
 

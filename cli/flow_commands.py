@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import TodayOpt, err, fail, out
+from cli.common import TodayOpt, err, fail, fail_user, out
 from cli.common import option_date as _date
 
 DEFAULT_PORT = 4200  # Prefect's usual port, when it is free
@@ -357,12 +357,12 @@ def _prepare_prefect() -> None:
 
 def _run(flow_call: Any) -> Any:
     """Run a flow in this process; a user error inside it becomes a message and exit 2."""
-    from tracking import store
+    from models.errors import UserError
 
     try:
         return flow_call()
-    except (store.NotFound, store.InvalidAction) as exc:
-        fail(str(exc))
+    except UserError as exc:
+        fail_user(exc)
 
 
 @run_flow_app.command("sweep")

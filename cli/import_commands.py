@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from cli.common import err, fail, out, print_contact_changes
+from cli.common import err, fail, fail_user, out, print_contact_changes
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -175,14 +175,15 @@ def _require_database() -> None:
 
 
 def _load(imported: Imported[CheckedPlan], by: str | None, console: Console) -> None:
+    from models.errors import UserError
     from tracking import db, store
 
     try:
         with db.session_scope() as session:
             actor = by or getpass.getuser()
             result = store.load_plan(session, imported.checked, actor, store.LOAD_BATCH)
-    except (store.NotFound, store.InvalidAction, store.ConcurrentUpdate) as exc:
-        fail(str(exc))
+    except UserError as exc:
+        fail_user(exc)
     verb = "Đã tạo" if result.created else "Đã cập nhật"
     console.print(
         f"{verb} kế hoạch [bold]{result.plan_code}[/]: thêm {result.assignments_added}, "

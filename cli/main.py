@@ -6,7 +6,6 @@ Errors a user can fix print a Vietnamese message and exit with code 2.
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import json
 import sys
@@ -18,11 +17,19 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from cli.common import EXIT_USAGE, TodayOpt, err, fail, out, print_contact_changes
+from cli.common import (
+    EXIT_USAGE,
+    TodayOpt,
+    err,
+    fail,
+    fail_user,
+    out,
+    print_contact_changes,
+    user_message,
+)
 from cli.common import option_date as _date
 from cli.common import today_of as _today
 from models.dates import format_vn
-from tracking.status import IllegalTransition
 
 app = typer.Typer(
     help="giaoviec — theo dõi, đôn đốc các nhiệm vụ được giao trong kế hoạch.",
@@ -75,8 +82,8 @@ def _actor(by: str | None) -> str:
 @contextmanager
 def _session(require_schema: bool = True) -> Iterator[Any]:
     """A transaction on the configured database; user errors become a message and exit 2."""
-    from tracking import db, store
-    from tracking.evidence import EvidenceError
+    from models.errors import UserError
+    from tracking import db
 
     engine = db.default_engine()
     state = db.schema_state(engine) if require_schema else "current"
@@ -87,14 +94,8 @@ def _session(require_schema: bool = True) -> Iterator[Any]:
     try:
         with db.session_scope(engine) as session:
             yield session
-    except (
-        store.NotFound,
-        store.InvalidAction,
-        store.ConcurrentUpdate,
-        IllegalTransition,
-        EvidenceError,
-    ) as exc:
-        fail(str(exc))
+    except UserError as exc:
+        fail_user(exc)
 
 
 def _builtin_plan() -> Path:
@@ -419,38 +420,27 @@ def _act(
     to: str | None = None,
     evidence: list[Path] | None = None,
 ) -> None:
+    from services.actions import EvidenceFile, act_with_evidence
     from tracking import store
-    from tracking.evidence import store_file
     from tracking.settings import get_settings
     from tracking.status import Action
 
     settings = get_settings()
     day = _today(today)
-    stored: list[Path] = []
-    try:
-        with _session() as session:
-            row = store.get_assignment(session, ref)
-            plan = store.get_plan(session, str(row.plan_id))
-            names = []
-            for path in evidence or []:
-                name = store_file(
-                    path, settings.home, plan.code, row.code, settings.max_evidence_bytes
-                )
-                stored.append(settings.home / name)
-                names.append(name)
-            request = store.ActionRequest(
-                Action(action),
-                _actor(by),
-                note=note,
-                reason=reason,
-                new_due=_date(to),
-                evidence=names,
-            )
-            row = store.act(session, ref, request, day)
-    except BaseException:
-        for path in stored:  # the action did not happen: keep no file of it
-            path.unlink(missing_ok=True)
-        raise
+    request = store.ActionRequest(
+        Action(action), _actor(by), note=note, reason=reason, new_due=_date(to)
+    )
+    with _session() as session:
+        files = [EvidenceFile.from_path(path) for path in evidence or []]
+        row = act_with_evidence(
+            session,
+            store.get_assignment(session, ref),
+            request,
+            files,
+            home=settings.home,
+            max_bytes=settings.max_evidence_bytes,
+            today=day,
+        )
     from tracking.status import STATE_LABELS
 
     extra = f"; hạn mới {format_vn(row.due)}" if action == "extend" else ""
@@ -718,7 +708,7 @@ def outbox_requeue(
 @app.command()
 def sweep(today: TodayOpt = None) -> None:
     """Chạy một lần việc hằng ngày: tính lại thời hạn, đưa nhắc việc vào hàng đợi, gửi."""
-    from notifications.sweep import sweep_day
+    from services.day import sweep_day
     from tracking import db
     from tracking.settings import get_settings
 
@@ -741,8 +731,9 @@ def simulate(
     ] = None,
 ) -> None:
     """Chạy lại kế hoạch từng ngày: hành động theo kịch bản, rồi nhắc việc và gửi như thật."""
-    from notifications.simulate import read_script
-    from notifications.simulate import simulate as run_simulation
+    from models.errors import UserError
+    from services.replay import read_script
+    from services.replay import simulate as run_simulation
     from tracking import db, store
     from tracking.planio import PlanFileError
     from tracking.settings import get_settings
@@ -765,8 +756,8 @@ def simulate(
     try:
         for report in run_simulation(db.default_engine(), first, last, get_settings(), steps):
             out.print(render.day_report(report))
-    except (store.NotFound, store.InvalidAction, IllegalTransition) as exc:
-        fail(str(exc))
+    except UserError as exc:
+        fail_user(exc)
     with _session() as session:
         views = store.plan_status(session, last, plan)
     out.print(
@@ -927,19 +918,18 @@ def zalo_set_token(
 
     Token không nhận qua tham số dòng lệnh để không lộ trong lịch sử lệnh hay danh sách tiến trình.
     """
-    import sys
-
-    from notifications.zalo import FileTokenStore, TokenPair
-    from tracking.clock import now_utc
+    from models.errors import UserError
+    from services.zalo import set_token
     from tracking.settings import get_settings
 
-    lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
-    if len(lines) != 2:
-        fail("Cần đúng hai dòng: access token rồi refresh token.")
-    expires_at = now_utc() + dt.timedelta(seconds=expires_in)
-    folder = get_settings().home / "zalo"
-    FileTokenStore(folder).seed(TokenPair(lines[0], lines[1], expires_at))
-    out.print(f"Đã lưu token Zalo vào {folder} (hết hạn lúc {expires_at:%d/%m/%Y %H:%M} UTC).")
+    try:
+        stored = set_token(sys.stdin.read(), expires_in, get_settings().home)
+    except UserError as exc:
+        fail_user(exc)
+    out.print(
+        f"Đã lưu token Zalo vào {stored.folder} "
+        f"(hết hạn lúc {stored.expires_at:%d/%m/%Y %H:%M} UTC)."
+    )
 
 
 # --- calendar ---------------------------------------------------------------------------
@@ -1019,10 +1009,14 @@ EXIT_DATABASE = 1
 
 
 def run() -> None:
+    from models.errors import UserError
     from tracking.settings import SettingsError
 
     try:
         _dispatch(sys.argv[1:])
+    except UserError as exc:  # any the command did not map itself: the message, exit 2
+        err.print(f"[bold red]Lỗi:[/] {user_message(exc)}", highlight=False)
+        raise SystemExit(EXIT_USAGE) from None
     except SettingsError as exc:
         err.print(f"[bold red]Lỗi:[/] {exc}", highlight=False)
         raise SystemExit(EXIT_USAGE) from None

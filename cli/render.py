@@ -12,16 +12,16 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from models.dates import format_vn
+from models.dates import format_vn, weekday_name
 from models.enums import AssignmentState, Timeliness
 from models.numbering import citable_number
-from tracking.labels import ACTION_TEXT, FIELD_TEXT, KIND_TEXT
+from tracking.labels import ACTION_TEXT, KIND_TEXT, change_text, local_time
 from tracking.status import STATE_LABELS, TIMELINESS_LABELS
 
 if TYPE_CHECKING:
     from models.tables import Activity, Assignment, Plan
-    from notifications.simulate import DayReport
-    from notifications.sweep import SweepResult
+    from services.day import SweepResult
+    from services.replay import DayReport
     from tracking.store import AssignmentView
 
 TIMELINESS_STYLES: dict[Timeliness, str] = {
@@ -183,18 +183,6 @@ def assignment_panel(
     )
 
 
-def _value_text(value: str | None) -> str:
-    """Stored values as a user reads them: state labels, dates as dd/mm/yyyy."""
-    if value is None:
-        return "—"
-    if value in AssignmentState._value2member_map_:
-        return STATE_LABELS[AssignmentState(value)]
-    try:
-        return format_vn(dt.date.fromisoformat(value))
-    except ValueError:
-        return value
-
-
 def history_table(events: Sequence[Activity]) -> Table:
     table = Table(title="Lịch sử", header_style="bold", expand=True)
     table.add_column("Thời điểm", no_wrap=True)
@@ -203,21 +191,10 @@ def history_table(events: Sequence[Activity]) -> Table:
     table.add_column("Thay đổi", overflow="fold")
     table.add_column("Ghi chú", overflow="fold")
     for event in events:
-        change = ""
-        if event.field:
-            label = FIELD_TEXT.get(event.field, event.field)
-            change = f"{label}: {_value_text(event.from_value)} → {_value_text(event.to_value)}"
+        change = change_text(event.field, event.from_value, event.to_value)
         action = ACTION_TEXT.get(event.action, event.action)
-        table.add_row(_local_time(event.at), event.actor, action, change, event.note or "")
+        table.add_row(local_time(event.at), event.actor, action, change, event.note or "")
     return table
-
-
-def _local_time(moment: dt.datetime) -> str:
-    from tracking.clock import VN_TZ
-
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
 
 
 DELIVERY_TEXT: dict[str, tuple[str, str]] = {
@@ -321,7 +298,7 @@ def sweep_line(result: SweepResult) -> Text:
 
 def day_report(report: DayReport) -> Text:
     text = Text()
-    text.append(f"{format_vn(report.day)} ({_weekday(report.day)})", style="bold")
+    text.append(f"{format_vn(report.day)} ({weekday_name(report.day)})", style="bold")
     if not report.sweep.working_day:
         text.append(" ngày nghỉ", style="grey50")
     for action in report.actions:
@@ -333,9 +310,3 @@ def day_report(report: DayReport) -> Text:
         ]
         text.append("\n  Đã gửi: " + "; ".join(parts))
     return text
-
-
-def _weekday(day: dt.date) -> str:
-    return ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"][
-        day.weekday()
-    ]

@@ -2,7 +2,7 @@
 
 Scheduled at 07:30 Monday to Saturday (Asia/Ho_Chi_Minh): Saturdays are usually days off, but
 the public-sector calendar has make-up Saturdays, so the flow asks the calendar rather than
-the schedule knowing. The same steps run without Prefect in ``notifications.sweep.sweep_day``.
+the schedule knowing. The same steps run without Prefect in ``services.day.sweep_day``.
 """
 
 from __future__ import annotations
@@ -16,19 +16,19 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.guard import wait_for_turn
 from models.dates import format_vn
-from tasks.database import (
-    day_off_task,
-    enqueue_reminders_task,
-    progress_rows_task,
-    recompute_deadlines_task,
-)
-from tasks.reporting import (
-    PlanProgress,
+from services.progress import PlanProgress
+from services.reporting import (
     artifact_key,
     day_off_markdown,
     delivery_text,
     progress_table,
     sweep_markdown,
+)
+from tasks.database import (
+    day_off_task,
+    enqueue_reminders_task,
+    progress_rows_task,
+    recompute_deadlines_task,
 )
 from tasks.sending import deliver_outbox_task
 from tracking import clock

@@ -8,7 +8,7 @@ import datetime as dt
 from prefect import flow, get_run_logger
 
 from flows.guard import one_at_a_time
-from tasks.reporting import delivery_text
+from services.reporting import delivery_text
 from tasks.sending import deliver_outbox_task
 from tracking import clock
 

@@ -7,8 +7,8 @@ import datetime as dt
 
 from prefect import flow, get_run_logger
 
+from services.reporting import delivery_text
 from tasks.database import SYSTEM_ACTOR, activate_plan_task
-from tasks.reporting import delivery_text
 from tasks.sending import deliver_outbox_task
 from tracking import clock
 from tracking.settings import get_settings

@@ -19,8 +19,8 @@ from prefect.artifacts import create_markdown_artifact
 from flows.guard import wait_for_turn
 from models.dates import format_vn
 from models.enums import DeliveryStatus
+from services.reporting import artifact_key, weekly_markdown
 from tasks.database import weekly_outcomes_task, weekly_reports_task
-from tasks.reporting import artifact_key, weekly_markdown
 from tasks.sending import deliver_outbox_task
 from tracking import clock
 

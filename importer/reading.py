@@ -21,6 +21,7 @@ from typing import Any
 from lxml import etree
 
 from importer.text import Line, clean
+from models.errors import FileProblem
 from models.numbering import roman
 
 SUPPORTED = (".txt", ".docx", ".pdf")
@@ -57,7 +58,7 @@ class Budget:
             )
 
 
-class DocumentError(ValueError):
+class DocumentError(FileProblem):
     """A document that cannot be turned into a draft plan; the message is for the user."""
 
 

@@ -59,6 +59,21 @@ def out_of_range_message(day: dt.date) -> str:
     )
 
 
+# The weekday names as Vietnamese administrative texts write them, Monday first
+# (``date.weekday()``); the one copy the CLI, the web, the reports and the calendar read.
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+
+
+def weekday_name(day: dt.date) -> str:
+    """ "Thứ Sáu" for a Friday."""
+    return WEEKDAYS[day.weekday()]
+
+
+def weekday_date(day: dt.date) -> str:
+    """ "Thứ Sáu, 15/03/2024": the weekday matters to people planning a working week."""
+    return f"{weekday_name(day)}, {format_vn(day)}"
+
+
 def format_vn(day: dt.date | None) -> str:
     """dd/mm/yyyy, the way Vietnamese documents write dates; an em dash for none."""
     # Not strftime: it writes year 1 as "1", not "0001".

@@ -1,6 +1,6 @@
 """Prefect tasks that read and write giaoviec's database.
 
-Thin wrappers over ``notifications.sweep`` and ``tracking.store``. Each opens the configured
+One-liners over ``services`` (and ``tracking.store``). Each opens the configured
 engine itself (``tracking.db.default_engine``), so a task runs the same in-process, in a served
 deployment's subprocess, or on a worker on another machine.
 
@@ -18,20 +18,12 @@ import datetime as dt
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from models.enums import ReminderKind
-from models.tables import Contact, OutboxMessage, Plan
-from notifications import sweep
-from tasks.reporting import (
-    PlanProgress,
-    Recipient,
-    WeeklyReport,
-    overdue_items,
-    progress_rows,
-    unit_progress,
-)
-from tracking import clock, db, reminders, store
+from services import day as sweep
+from services.progress import PlanProgress, progress_rows
+from services.reporting import WeeklyReport, enqueue_weekly_reports, weekly_outcomes
+from tracking import db, reminders, store
 from tracking.settings import get_settings
 
 SYSTEM_ACTOR = sweep.SWEEP_ACTOR
@@ -47,8 +39,7 @@ class Activation:
 @task(name="day-off", cache_policy=NO_CACHE)
 def day_off_task(day: dt.date) -> str | None:
     """Why ``day`` is a day off (Vietnamese), or None on a working day."""
-    with Session(db.default_engine()) as session:
-        return store.load_calendar(session).day_off_name(day)
+    return sweep.day_off_reason(db.default_engine(), day)
 
 
 @task(name="recompute-deadlines", cache_policy=NO_CACHE)
@@ -83,60 +74,13 @@ def progress_rows_task(day: dt.date) -> list[PlanProgress]:
 
 @task(name="weekly-reports", cache_policy=NO_CACHE)
 def weekly_reports_task(day: dt.date) -> list[WeeklyReport]:
-    """For each live plan: the weekly report put in the outbox for the coordinator's contacts
-    (the delivery sends it, with the Excel report attached, and records each outcome), and the
-    table per unit and the overdue list for the Prefect UI."""
-    settings = get_settings()
+    """Each live plan's weekly report, put in the outbox (``services.reporting``)."""
     with db.session_scope() as session:
-        calendar = store.load_calendar(session)
-        reports = []
-        for plan in store.list_plans(session):
-            if plan.activated_at is None:  # its contacts may still be placeholders
-                continue
-            views = store.plan_status(session, day, plan.code)
-            enqueued = reminders.enqueue_weekly(
-                session, plan, day, clock.now_for(day), calendar, settings
-            )
-            reports.append(
-                WeeklyReport(
-                    progress=PlanProgress(plan.code, plan.title, day, unit_progress(views)),
-                    overdue=overdue_items(views, day, calendar),
-                    recipients=_coordinator_recipients(session, plan),
-                    enqueued=enqueued.added,
-                )
-            )
-        return reports
+        return enqueue_weekly_reports(session, day, get_settings())
 
 
 @task(name="weekly-report-outcomes", cache_policy=NO_CACHE)
 def weekly_outcomes_task(day: dt.date) -> list[tuple[str, str, str, str | None]]:
     """(address, plan code, delivery status, last error) of every weekly report of ``day``."""
     with Session(db.default_engine()) as session:
-        rows = session.exec(
-            select(OutboxMessage, Contact, Plan)
-            .join(Contact, col(Contact.id) == col(OutboxMessage.contact_id))
-            .join(Plan, col(Plan.id) == col(OutboxMessage.plan_id))
-            .where(OutboxMessage.kind == ReminderKind.WEEKLY_REPORT)
-            .where(OutboxMessage.day == day)
-            .where(col(OutboxMessage.fallback_of_id).is_(None))
-            .order_by(col(OutboxMessage.id))
-        )
-        return [
-            (contact.email or contact.name, plan.code, message.status.value, message.last_error)
-            for message, contact, plan in rows
-        ]
-
-
-def _coordinator_recipients(session: Session, plan: Plan) -> tuple[Recipient, ...]:
-    """The coordinator unit's contacts marked ``is_coordinator`` (all of them if none is),
-    as the reminder policy picks them; only those with an email address."""
-    if plan.coordinator_department_id is None:
-        return ()
-    contacts: list[Contact] = reminders.recipients(
-        store.contacts_of(session, plan.coordinator_department_id), "coordinator"
-    )
-    return tuple(
-        Recipient(contact.id, contact.name, contact.email)
-        for contact in contacts
-        if contact.email and contact.id is not None
-    )
+        return weekly_outcomes(session, day)

@@ -33,7 +33,7 @@ from models.tables import (
     Plan,
 )
 from notifications.compose import compose
-from notifications.sweep import sweep_day
+from services.day import sweep_day
 from tests.conftest import BUILTIN_PLAN, cli_env, empty_tables
 from tests.crash_helpers import (
     Aim,

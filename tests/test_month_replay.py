@@ -3,7 +3,7 @@ file that a person has read.
 
 The plan (event on Friday 15/03/2024) is activated on Monday 22/01/2024 and replayed day by day
 until Friday 29/03/2024, two weeks after the event, with the real sweep and delivery code
-(``notifications.sweep.sweep_day``) and ``today`` injected, against the real SMTP test server
+(``services.day.sweep_day``) and ``today`` injected, against the real SMTP test server
 (``tests/smtp_server.py``). The officers act the way the mail asks them to: they open the
 one-click links of the mail they received (through the real web application) and submit,
 confirm, return, report a blocker, extend or lift it. The script (``SCRIPT`` below) covers work
@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 from models.enums import DeliveryStatus
 from models.tables import Contact, OutboxMessage
 from notifications.delivery import deliver
-from notifications.sweep import sweep_day
+from services.day import sweep_day
 from tests.browser import csrf_of, http_client
 from tests.conftest import BUILTIN_PLAN
 from tests.smtp_server import SmtpTestServer

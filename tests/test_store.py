@@ -293,21 +293,28 @@ def test_unknown_references(session: Session) -> None:
 
 
 def test_evidence_path_is_stored_relative(tmp_path: Path) -> None:
-    from tracking.evidence import EvidenceError, safe_name, store_file
+    from services.actions import EvidenceFile, save_file
+    from tracking.evidence import EvidenceError, check_evidence, evidence_folder, safe_name
 
     src = tmp_path / "Báo cáo.pdf"
     src.write_bytes(b"%PDF-1.4 test")
     home = tmp_path / "home"
-    name = store_file(src, home, ANG, "SNV-01", 1000)
-    assert name == f"evidence/{ANG}/SNV-01/Báo cáo.pdf"
-    assert (home / name).read_bytes() == b"%PDF-1.4 test"
-    assert store_file(src, home, ANG, "SNV-01", 1000).endswith("Báo cáo (2).pdf")
+    folder = evidence_folder(home, ANG, "SNV-01")
+    given = EvidenceFile.from_path(src)
+    name = check_evidence(given.name, given.size, 1000, given.head)
+    stored = save_file(given, name, folder)
+    assert stored.relative_to(home).as_posix() == f"evidence/{ANG}/SNV-01/Báo cáo.pdf"
+    assert stored.read_bytes() == b"%PDF-1.4 test"
+    assert save_file(given, name, folder).name == "Báo cáo (2).pdf"
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name("<b>x</b>.pdf") == "b_.pdf"  # "/" splits folders; only the last part stays
     assert safe_name('a<b>"c".pdf') == "a_b_c_.pdf"
     with pytest.raises(EvidenceError, match="quá lớn"):
-        store_file(src, home, ANG, "SNV-01", 5)
+        check_evidence(given.name, given.size, 5, given.head)
     bad = tmp_path / "virus.exe"
     bad.write_bytes(b"MZ")
+    virus = EvidenceFile.from_path(bad)
     with pytest.raises(EvidenceError, match="không được nhận"):
-        store_file(bad, home, ANG, "SNV-01", 1000)
+        check_evidence(virus.name, virus.size, 1000, virus.head)
+    with pytest.raises(EvidenceError, match="Không tìm thấy tệp"):
+        EvidenceFile.from_path(tmp_path / "khong-co.pdf")

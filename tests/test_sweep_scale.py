@@ -18,8 +18,8 @@ from sqlmodel import Session, select
 
 from bench.generate import DEFAULT_TODAY, Sizes, generate
 from models.tables import Assignment, CalendarOverride, OutboxMessage, Plan
-from notifications import sweep
-from tasks.reporting import progress_rows, unit_progress
+from services import day as sweep
+from services.progress import progress_rows, unit_progress
 from tracking import clock, progress, reminders, store
 from tracking.settings import get_settings
 

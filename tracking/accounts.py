@@ -118,7 +118,7 @@ def create_user(
 def _department_for(session: Session, role: UserRole, department: str | None) -> int | None:
     if role is UserRole.DEPARTMENT:
         if not department:
-            raise store.InvalidAction("Tài khoản đơn vị cần mã đơn vị (--department).")
+            raise store.InvalidAction("Tài khoản đơn vị cần mã đơn vị.", field="department")
         return store.get_department(session, department).id
     if department:
         raise store.InvalidAction("Chỉ tài khoản đơn vị mới gắn với một đơn vị.")

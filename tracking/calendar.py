@@ -41,12 +41,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-from models.dates import FIRST_DAY, LAST_DAY, MAX_YEAR, MIN_YEAR
+from models.dates import FIRST_DAY, LAST_DAY, MAX_YEAR, MIN_YEAR, WEEKDAYS
+from models.errors import InvalidInput
 
 __all__ = ["MAX_YEAR", "MIN_YEAR", "OutOfRange", "WorkCalendar"]
 
 SATURDAY_NAME = "Thứ Bảy"
-SUNDAY_NAME = "Chủ nhật"
+SUNDAY_NAME = WEEKDAYS[6]
 # An operator-declared day off without a reason is almost always a swapped day.
 OVERRIDE_OFF_NAME = "Nghỉ bù"
 
@@ -76,7 +77,7 @@ class _Span:
     ordinals: tuple[int, ...]
 
 
-class OutOfRange(ValueError):
+class OutOfRange(InvalidInput):
     """A day, or a count of days, reaching beyond the years the calendar knows; the message is
     for the user (Vietnamese)."""
 

@@ -1,4 +1,5 @@
-"""Evidence files a unit attaches when it reports its work done.
+"""Evidence files a unit attaches when it reports its work done: the rules (type, size, content,
+a safe name, where they go). Storing them with the action is ``services.actions``.
 
 Files are copied under ``GIAOVIEC_HOME/evidence/<plan>/<assignment>/`` with a name that cannot
 climb out of that folder; the database keeps the path relative to ``GIAOVIEC_HOME``.
@@ -8,13 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import unicodedata
 from pathlib import Path
 
 import filetype
 
-from tracking.private import FILE_MODE, private_folder
+from models.errors import FileProblem
 
 ALLOWED_SUFFIXES = frozenset(
     {
@@ -68,7 +68,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
-class EvidenceError(ValueError):
+class EvidenceError(FileProblem):
     """An evidence file that is refused; the message is for the user (Vietnamese)."""
 
 
@@ -140,26 +140,3 @@ def read_head(path: Path) -> bytes:
 
 def evidence_folder(home: Path, plan_code: str, assignment_code: str) -> Path:
     return home / "evidence" / safe_name(plan_code) / safe_name(assignment_code)
-
-
-def store_file(
-    source: Path, home: Path, plan_code: str, assignment_code: str, max_bytes: int
-) -> str:
-    """Copy ``source`` into the evidence folder; returns its path relative to ``home``."""
-    if not source.is_file():
-        raise EvidenceError(f"Không tìm thấy tệp “{source}”.")
-    clean = check_evidence(source.name, source.stat().st_size, max_bytes, read_head(source))
-    folder = private_folder(evidence_folder(home, plan_code, assignment_code))
-    target = _free_path(folder / clean)
-    shutil.copyfile(source, target)
-    target.chmod(FILE_MODE)  # a unit's evidence: readable by the service account only
-    return target.relative_to(home).as_posix()
-
-
-def _free_path(path: Path) -> Path:
-    # Never overwrite earlier evidence: a second "bao-cao.pdf" becomes "bao-cao (2).pdf".
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-    return candidate

@@ -1,11 +1,18 @@
 """Vietnamese words for actions and the history, shared by the terminal, the web and the links.
 
-State and timeliness labels live with the rules in ``tracking.status``.
+State and timeliness labels live with the rules in ``tracking.status``. The history's lines
+(:func:`change_text`, :func:`local_time`) are written here once: the CLI's table and the web
+page show the same words.
 """
 
 from __future__ import annotations
 
-from tracking.status import Action
+import datetime as dt
+
+from models.dates import format_vn
+from models.enums import AssignmentState
+from tracking.clock import VN_TZ
+from tracking.status import STATE_LABELS, Action
 
 # Button and link wording, in the imperative a user clicks.
 ACTION_BUTTONS: dict[Action, str] = {
@@ -114,3 +121,32 @@ def outcome_note(
     if action != "message_sent" and detail:
         text += f" ({detail})"
     return text
+
+
+def value_text(value: str | None) -> str:
+    """A stored history value as a user reads it: state labels, dates as dd/mm/yyyy."""
+    if value is None:
+        return "—"
+    if value in AssignmentState._value2member_map_:
+        return STATE_LABELS[AssignmentState(value)]
+    try:
+        return format_vn(dt.date.fromisoformat(value))
+    except ValueError:
+        return value
+
+
+def change_text(field: str | None, old: str | None, new: str | None) -> str:
+    """What one history row changed ("Trạng thái: Chưa bắt đầu → Đang thực hiện"); an evidence
+    file by its name, not its path under the data folder."""
+    if not field:
+        return ""
+    if field == "evidence":
+        return f"Minh chứng: {(new or '').rsplit('/', 1)[-1]}"
+    return f"{FIELD_TEXT.get(field, field)}: {value_text(old)} → {value_text(new)}"
+
+
+def local_time(moment: dt.datetime) -> str:
+    """A stored moment (UTC) as Vietnam's wall clock: 15/03/2024 08:30."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")

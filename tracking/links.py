@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models.enums import AssignmentState, ReminderKind
+from models.errors import InvalidInput
 from models.tables import Assignment, Contact, Department, Plan
 from models.web_tables import UsedLink
 from tracking.accounts import UNIT_ACTIONS
@@ -86,7 +87,7 @@ def link_settings() -> LinkSettings:
     return LinkSettings()
 
 
-class LinkError(ValueError):
+class LinkError(InvalidInput):
     """A link that cannot be used; the message is for the user (Vietnamese)."""
 
     def __init__(self, reason: str, message: str) -> None:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from models.enums import DayUnit, DeadlineKind
+from models.errors import FileProblem
 from models.planfile import AssignmentSpec, PlanFile
 from models.text import person_key
 from tracking.calendar import OutOfRange, WorkCalendar
@@ -40,7 +41,7 @@ class Problem:
         )
 
 
-class PlanFileError(ValueError):
+class PlanFileError(FileProblem):
     """A plan file that cannot be loaded; ``problems`` says where and why."""
 
     def __init__(self, problems: list[Problem]) -> None:

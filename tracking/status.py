@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from models.enums import AssignmentState as S
 from models.enums import Timeliness as T
+from models.errors import InvalidInput
 
 if TYPE_CHECKING:
     from tracking.calendar import WorkCalendar
@@ -79,7 +80,7 @@ ACTION_LABELS: dict[Action, str] = {
 }
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(InvalidInput):
     """An action that the assignment's current state does not allow."""
 
     def __init__(self, action: Action, state: S) -> None:

@@ -26,6 +26,7 @@ from models.enums import (
     DeliveryStatus,
     Timeliness,
 )
+from models.errors import ConflictError, InvalidInput, NotFoundError
 from models.tables import (
     Activity,
     Assignment,
@@ -52,15 +53,15 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 
-class NotFound(LookupError):
+class NotFound(NotFoundError):
     """No such plan, assignment or unit; the message is for the user (Vietnamese)."""
 
 
-class InvalidAction(ValueError):
+class InvalidAction(InvalidInput):
     """An action the rules refuse (missing reason, bad date…); the message is for the user."""
 
 
-class ConcurrentUpdate(RuntimeError):
+class ConcurrentUpdate(ConflictError):
     """Someone else changed the assignment between reading and writing it."""
 
     def __init__(self, code: str) -> None:
@@ -772,7 +773,7 @@ def act(
     row = get_assignment(session, ref)
     action = request.action
     if action in NEEDS_REASON and not (request.reason or "").strip():
-        raise InvalidAction(f"Cần ghi lý do khi {ACTION_LABELS[action]} (--reason).")
+        raise InvalidAction(f"Cần ghi lý do khi {ACTION_LABELS[action]}.", field="reason")
     if request.expected_version is not None and request.expected_version != row.version:
         raise ConcurrentUpdate(row.code)
     new_state = next_state(row.state, action)
@@ -854,7 +855,7 @@ def check_new_due(new_due: dt.date | None, current: dt.date | None, calendar: Wo
     date is accepted, earlier ones and past ones too, so a mistake can always be corrected.
     """
     if new_due is None:
-        raise InvalidAction("Cần ghi hạn mới khi gia hạn (--to NGÀY).")
+        raise InvalidAction("Cần ghi hạn mới khi gia hạn.", field="new_due")
     _check_entered(new_due)
     if new_due == current:
         raise InvalidAction(f"Hạn mới trùng hạn hiện tại {format_vn(current)}.")

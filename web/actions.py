@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
-import shutil
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -21,12 +18,12 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from models import errors
 from models.dates import format_vn, parse_date
-from models.tables import Assignment, Plan
+from models.tables import Assignment
+from services.actions import EvidenceFile, act_with_evidence
 from tracking import accounts, store
-from tracking.evidence import HEAD_BYTES, EvidenceError, check_evidence, evidence_folder
-from tracking.private import open_exclusive, private_folder
-from tracking.status import ACTION_LABELS, Action, IllegalTransition
+from tracking.status import ACTION_LABELS, Action
 from web.app import MAX_FILES, AssignmentId, WebContext, ctx_of, render, require_user
 from web.labels import NEEDS_REASON, REASON_LABELS
 from web.pages import assignment_context
@@ -36,13 +33,13 @@ router = APIRouter()
 
 MAX_TEXT = 4000  # characters in a note or reason: a paragraph, not a report
 
-UserError = (
-    store.InvalidAction,
-    store.NotFound,
-    store.ConcurrentUpdate,
-    IllegalTransition,
-    EvidenceError,
-)
+# Every error the user can fix (models.errors): shown on the page, HTTP 400 or 409.
+UserError = errors.UserError
+
+
+def http_status(exc: errors.UserError) -> int:
+    """The HTTP status of a user error: 409 when someone else changed the record, else 400."""
+    return 409 if isinstance(exc, errors.ConflictError) else 400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,8 +104,8 @@ def _text(value: str | None) -> str | None:
 
 
 def user_message(exc: Exception) -> str:
-    """The store's message without its command-line hints ("(--reason)")."""
-    return re.sub(r"\s*\(--[^)]*\)", "", str(exc))
+    """A user error as the web shows it: its message (which names no interface's flags)."""
+    return str(exc)
 
 
 def perform(
@@ -119,68 +116,26 @@ def perform(
     actor: str,
     then: Callable[[], None] | None = None,
 ) -> Assignment:
-    """Store the evidence and apply the action, in the caller's transaction.
-
-    ``then`` runs after the action, still inside it (a link marks itself used there): if it
-    fails, the files are removed like for any failed action.
-    """
-    plan = session.get(Plan, row.plan_id)
-    assert plan is not None and row.id is not None
-    sizes = [_size(upload) for upload in form.files]
-    names = [
-        check_evidence(upload.filename or "", size, ctx.max_evidence_bytes, _head(upload))
-        for upload, size in zip(form.files, sizes, strict=True)
-    ]
-    stored: list[Path] = []
-    try:
-        for upload, name in zip(form.files, names, strict=True):
-            stored.append(_save(upload, name, evidence_folder(ctx.home, plan.code, row.code)))
-        request = store.ActionRequest(
-            form.action,
-            actor,
-            note=form.note,
-            reason=form.reason,
-            new_due=form.new_due,
-            evidence=[p.relative_to(ctx.home).as_posix() for p in stored],
-            expected_version=form.version,
-        )
-        done = store.act(session, str(row.id), request, ctx.today())
-        if then is not None:
-            then()
-        return done
-    except BaseException:
-        for path in stored:  # the action did not happen: keep no file of it
-            path.unlink(missing_ok=True)
-        raise
-
-
-def _size(upload: UploadFile) -> int:
-    # Measured, not trusted from the request: the file is already spooled here.
-    upload.file.seek(0, 2)
-    size = upload.file.tell()
-    upload.file.seek(0)
-    return size
-
-
-def _head(upload: UploadFile) -> bytes:
-    head = upload.file.read(HEAD_BYTES)
-    upload.file.seek(0)
-    return head
-
-
-def _save(upload: UploadFile, name: str, folder: Path) -> Path:
-    """Write under a free name; "xb" never overwrites, even when two uploads race."""
-    private_folder(folder)  # evidence is readable by the service account only (0700/0600)
-    stem, suffix = Path(name).stem, Path(name).suffix
-    for n in range(1, 1000):
-        target = folder / (name if n == 1 else f"{stem} ({n}){suffix}")
-        try:
-            with open_exclusive(target) as out:
-                shutil.copyfileobj(upload.file, out)
-            return target
-        except FileExistsError:
-            continue
-    raise EvidenceError(f"Không lưu được tệp “{name}”: đã có quá nhiều tệp cùng tên.")
+    """The form's action with its files, in the caller's transaction (``services.actions``)."""
+    request = store.ActionRequest(
+        form.action,
+        actor,
+        note=form.note,
+        reason=form.reason,
+        new_due=form.new_due,
+        expected_version=form.version,
+    )
+    files = [EvidenceFile.from_stream(u.filename or "", u.file) for u in form.files]
+    return act_with_evidence(
+        session,
+        row,
+        request,
+        files,
+        home=ctx.home,
+        max_bytes=ctx.max_evidence_bytes,
+        today=ctx.today(),
+        then=then,
+    )
 
 
 def done_message(row: Assignment, action: Action) -> str:
@@ -230,7 +185,6 @@ def act_on_assignment(
                 error=user_message(exc),
                 form={"action": action, "note": note or "", "reason": reason or ""},
             )
-            status = 409 if isinstance(exc, store.ConcurrentUpdate) else 400
-            return render(request, "assignment.html", context, status)
+            return render(request, "assignment.html", context, http_status(exc))
         flash(request, done_message(row, form.action))
     return RedirectResponse(f"/assignments/{assignment_id}", status_code=303)

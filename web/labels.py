@@ -1,22 +1,24 @@
 """Vietnamese words and colour classes the pages use.
 
-The history wording is shared with the terminal (``tracking.labels``); the colours are
-the Government Office's: green done on time, blue open in time, orange done late or due soon,
-red overdue, grey not started or without a deadline.
+The history wording and its lines are shared with the terminal (``tracking.labels``); the
+colours are the Government Office's: green done on time, blue open in time, orange done late
+or due soon, red overdue, grey not started or without a deadline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from models.dates import FIRST_DAY, LAST_DAY, format_vn
+from models.dates import FIRST_DAY, LAST_DAY, weekday_date
 from models.enums import AssignmentState, Timeliness
-from tracking.clock import VN_TZ
 
 # Re-exported: the templates read them as labels.ACTION_BUTTONS and so on.
 from tracking.labels import ACTION_BUTTONS as ACTION_BUTTONS
 from tracking.labels import ACTION_TEXT as ACTION_TEXT
 from tracking.labels import FIELD_TEXT as FIELD_TEXT
+from tracking.labels import change_text as change_text
+from tracking.labels import local_time as local_time
+from tracking.labels import value_text as value_text
 from tracking.status import STATE_LABELS, TIMELINESS_LABELS, Action
 from tracking.store import NEEDS_REASON as NEEDS_REASON  # what needs a reason: the store's rule
 
@@ -65,9 +67,6 @@ REASON_LABELS: dict[Action, str] = {
 }
 
 
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
-
-
 def timeliness_label(value: Timeliness | None) -> str:
     return "—" if value is None else TIMELINESS_LABELS[value]
 
@@ -80,34 +79,8 @@ def state_label(value: AssignmentState) -> str:
     return STATE_LABELS[value]
 
 
-def value_text(value: str | None) -> str:
-    """A stored history value as a user reads it: state labels, dates as dd/mm/yyyy."""
-    if value is None:
-        return "—"
-    if value in AssignmentState._value2member_map_:
-        return STATE_LABELS[AssignmentState(value)]
-    try:
-        return format_vn(dt.date.fromisoformat(value))
-    except ValueError:
-        return value
-
-
-def change_text(field: str | None, old: str | None, new: str | None) -> str:
-    if not field:
-        return ""
-    if field == "evidence":
-        return f"Minh chứng: {(new or '').rsplit('/', 1)[-1]}"
-    return f"{FIELD_TEXT.get(field, field)}: {value_text(old)} → {value_text(new)}"
-
-
-def local_time(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
-
-
 def long_date(day: dt.date | None) -> str:
     """ "Thứ Sáu, 15/03/2024": the weekday matters to people planning a working week."""
     if day is None:
         return "—"
-    return f"{WEEKDAYS[day.weekday()]}, {format_vn(day)}"
+    return weekday_date(day)

@@ -20,7 +20,7 @@ from tracking import links, store
 from tracking.evidence import megabytes
 from tracking.status import ACTION_LABELS, TRANSITIONS
 from web import labels
-from web.actions import UserError, done_message, parse_form, perform, user_message
+from web.actions import UserError, done_message, http_status, parse_form, perform, user_message
 from web.app import WebContext, ctx_of, render
 from web.failures import Trouble, database_trouble
 from web.labels import NEEDS_REASON, REASON_LABELS
@@ -88,8 +88,7 @@ def use_link(
                     return _refused(request, session, ctx, token, used)
                 context = _context(session, ctx, fresh)
                 context.update(error=user_message(exc), note=note or "", reason=reason or "")
-                status = 409 if isinstance(exc, store.ConcurrentUpdate) else 400
-                return render(request, "link.html", context, status)
+                return render(request, "link.html", context, http_status(exc))
             context = _context(session, ctx, target)
             context["done"] = done_message(row, action)
     except DBAPIError as exc:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from models.enums import AssignmentState, Timeliness
+from services.progress import counted_units
 from tracking.calendar import WorkCalendar
 from tracking.store import AssignmentView
 from web.labels import TIMELINESS_CLASS, TIMELINESS_ORDER, timeliness_label
-
-_DONE = frozenset({Timeliness.DONE_ON_TIME, Timeliness.DONE_LATE})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,32 +88,24 @@ _COUNT_ORDER = (
 
 
 def unit_progress(views: Sequence[AssignmentView]) -> list[UnitProgress]:
-    """One stacked bar per lead unit, segments in the counters' order."""
-    by_unit: dict[str, list[AssignmentView]] = defaultdict(list)
-    names: dict[str, str] = {}
-    for view in views:
-        if view.timeliness is not None:
-            by_unit[view.lead].append(view)
-            names[view.lead] = view.lead_name
+    """One stacked bar per lead unit (``services.progress``), segments in the counters' order."""
     result = []
-    for code in sorted(by_unit, key=lambda c: names[c]):
-        items = by_unit[code]
-        tally = Counter(v.timeliness for v in items)
+    for unit in counted_units(views):
         segments, x = [], 0.0
         for key in _COUNT_ORDER:
-            n = tally.get(key, 0)
+            n = unit.count(key)
             if not n:
                 continue
-            width = 100 * n / len(items)
+            width = 100 * n / unit.total
             segments.append(Segment(TIMELINESS_CLASS[key], timeliness_label(key), n, x, width))
             x += width
         result.append(
             UnitProgress(
-                code=code,
-                name=names[code],
-                total=len(items),
-                done=sum(1 for v in items if v.timeliness in _DONE),
-                overdue=tally.get(Timeliness.OVERDUE, 0),
+                code=unit.code,
+                name=unit.name,
+                total=unit.total,
+                done=unit.done,
+                overdue=unit.overdue,
                 segments=tuple(segments),
             )
         )

@@ -1,7 +1,8 @@
-"""One day's work, without Prefect: deadlines, the reminder policy, delivery.
+"""The day: working day? deadlines resolved again, the day's reminders enqueued, delivery.
 
-The Prefect flows run these same steps as tasks; ``giaoviec sweep`` and ``giaoviec simulate``
-call them directly, so replaying a plan exercises exactly the code the schedules run.
+The daily-sweep flow runs these same steps, each as a task (``tasks/database.py``);
+``giaoviec sweep`` and ``giaoviec simulate`` call them directly, so replaying a plan exercises
+exactly the code the schedules run.
 """
 
 from __future__ import annotations
@@ -72,9 +73,15 @@ def enqueue_day(engine: Engine, day: dt.date, settings: Settings) -> reminders.E
     return result
 
 
-def is_working_day(engine: Engine, day: dt.date) -> bool:
+def day_off_reason(engine: Engine, day: dt.date) -> str | None:
+    """Why ``day`` is a day off (Vietnamese: "Chủ nhật", "Tết Nguyên đán"…), None on a working
+    day: the question every run of the day asks first."""
     with Session(engine) as session:
-        return store.load_calendar(session).is_working_day(day)
+        return store.load_calendar(session).day_off_name(day)
+
+
+def is_working_day(engine: Engine, day: dt.date) -> bool:
+    return day_off_reason(engine, day) is None
 
 
 def sweep_day(

@@ -17,7 +17,7 @@ from models.dates import format_vn
 from models.enums import DeliveryStatus
 from models.script import Script, ScriptStep
 from models.tables import OutboxMessage
-from notifications.sweep import SweepResult, sweep_day
+from services.day import SweepResult, sweep_day
 from tracking import store
 from tracking.planio import PlanFileError, Problem
 from tracking.status import Action
@@ -79,7 +79,8 @@ def _apply(engine: Engine, step: ScriptStep) -> str:
         except store.InvalidAction as exc:
             # The store's rule, with the step it refused: the script's author fixes that line.
             raise store.InvalidAction(
-                f"Kịch bản, ngày {format_vn(step.day)} ({step.action} {step.assignment}): {exc}"
+                f"Kịch bản, ngày {format_vn(step.day)} ({step.action} {step.assignment}): {exc}",
+                field=exc.field,
             ) from exc
         session.commit()
     return f"{step.by}: {step.action} {row.code}"

@@ -1,6 +1,7 @@
-"""Progress per unit, the overdue list and the run summaries the Prefect UI shows.
+"""The weekly report (data, recipients, enqueued through the outbox), the overdue list and the
+run summaries the Prefect UI shows.
 
-No Prefect here: the tasks and flows call these pure functions, and tests can too. The words
+No Prefect here: the tasks and flows call these functions, and tests can too. The words
 are Vietnamese (what the coordinator reads); the column names are the Government Office's.
 The weekly email itself is ``tracking.reports``' summary, the same as the Excel report.
 """
@@ -13,13 +14,15 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from models.dates import format_vn
-from models.enums import Timeliness
-from models.tables import Plan
-from tracking import progress, store
+from models.dates import format_vn, weekday_date
+from models.enums import ReminderKind, Timeliness
+from models.tables import Contact, OutboxMessage, Plan
+from services.progress import PlanProgress, UnitProgress, totals, unit_progress
+from tracking import clock, reminders, store
 from tracking.calendar import WorkCalendar
+from tracking.settings import Settings
 from tracking.status import TIMELINESS_LABELS
 from tracking.store import AssignmentView
 
@@ -29,7 +32,6 @@ TOTAL_LABEL = "Tổng cộng"
 TIMELINESS_ORDER: tuple[Timeliness, ...] = tuple(Timeliness)
 COLUMNS: tuple[str, ...] = (UNIT_COLUMN, *(TIMELINESS_LABELS[t] for t in TIMELINESS_ORDER))
 
-_WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 _DELIVERY_LABELS = {
     "sent": "đã gửi",
     "pending": "gửi lại sau",
@@ -37,30 +39,6 @@ _DELIVERY_LABELS = {
     "unknown": "không rõ kết quả",
     "cancelled": "không cần gửi",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class UnitProgress:
-    """How one lead unit's assignments stand today, in the Government Office's split."""
-
-    code: str
-    name: str
-    counts: Mapping[Timeliness, int]
-
-    def count(self, timeliness: Timeliness) -> int:
-        return self.counts.get(timeliness, 0)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-@dataclasses.dataclass(frozen=True)
-class PlanProgress:
-    plan_code: str
-    plan_title: str
-    day: dt.date
-    units: tuple[UnitProgress, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,45 +69,6 @@ class WeeklyReport:
 
 
 # --- progress ---------------------------------------------------------------------------
-
-
-def unit_progress(views: Iterable[AssignmentView]) -> tuple[UnitProgress, ...]:
-    """Counts per lead unit, units in the order their first assignment appears in the plan.
-
-    Paused and cancelled work has no timeliness and is not counted (as in ``status``).
-    """
-    names: dict[str, str] = {}
-    counts: dict[str, dict[Timeliness, int]] = {}
-    for view in views:
-        names.setdefault(view.lead, view.lead_name)
-        unit = counts.setdefault(view.lead, {})
-        if view.timeliness is not None:
-            unit[view.timeliness] = unit.get(view.timeliness, 0) + 1
-    return tuple(UnitProgress(code, names[code], counts[code]) for code in names)
-
-
-def progress_rows(session: Session, day: dt.date) -> list[PlanProgress]:
-    """Every plan's counts per lead unit as of ``day``, counted by the database at once."""
-    calendar = store.load_calendar(session)
-    counted = progress.unit_counts(session, day, calendar)
-    plans = session.connection().execute(select(Plan.id, Plan.code, Plan.title).order_by(Plan.code))
-    return [
-        PlanProgress(
-            code,
-            title,
-            day,
-            tuple(UnitProgress(u.code, u.name, u.counts) for u in counted.get(plan_id, [])),
-        )
-        for plan_id, code, title in plans
-    ]
-
-
-def totals(units: Iterable[UnitProgress]) -> dict[Timeliness, int]:
-    result: dict[Timeliness, int] = {}
-    for unit in units:
-        for key, value in unit.counts.items():
-            result[key] = result.get(key, 0) + value
-    return result
 
 
 def progress_table(units: Sequence[UnitProgress]) -> list[dict[str, str | int]]:
@@ -164,12 +103,68 @@ def overdue_items(
     return tuple(sorted(items, key=lambda item: (-item.working_days_late, item.code)))
 
 
+# --- the weekly report ------------------------------------------------------------------
+
+
+def enqueue_weekly_reports(
+    session: Session, day: dt.date, settings: Settings
+) -> list[WeeklyReport]:
+    """For each live plan: the weekly report put in the outbox for the coordinator's contacts
+    (the delivery sends it, with the Excel report attached, and records each outcome), and the
+    table per unit and the overdue list for the Prefect UI."""
+    calendar = store.load_calendar(session)
+    reports = []
+    for plan in store.list_plans(session):
+        if plan.activated_at is None:  # its contacts may still be placeholders
+            continue
+        views = store.plan_status(session, day, plan.code)
+        enqueued = reminders.enqueue_weekly(
+            session, plan, day, clock.now_for(day), calendar, settings
+        )
+        reports.append(
+            WeeklyReport(
+                progress=PlanProgress(plan.code, plan.title, day, unit_progress(views)),
+                overdue=overdue_items(views, day, calendar),
+                recipients=coordinator_recipients(session, plan),
+                enqueued=enqueued.added,
+            )
+        )
+    return reports
+
+
+def weekly_outcomes(session: Session, day: dt.date) -> list[tuple[str, str, str, str | None]]:
+    """(address, plan code, delivery status, last error) of every weekly report of ``day``."""
+    rows = session.exec(
+        select(OutboxMessage, Contact, Plan)
+        .join(Contact, col(Contact.id) == col(OutboxMessage.contact_id))
+        .join(Plan, col(Plan.id) == col(OutboxMessage.plan_id))
+        .where(OutboxMessage.kind == ReminderKind.WEEKLY_REPORT)
+        .where(OutboxMessage.day == day)
+        .where(col(OutboxMessage.fallback_of_id).is_(None))
+        .order_by(col(OutboxMessage.id))
+    )
+    return [
+        (contact.email or contact.name, plan.code, message.status.value, message.last_error)
+        for message, contact, plan in rows
+    ]
+
+
+def coordinator_recipients(session: Session, plan: Plan) -> tuple[Recipient, ...]:
+    """The coordinator unit's contacts marked ``is_coordinator`` (all of them if none is),
+    as the reminder policy picks them; only those with an email address."""
+    if plan.coordinator_department_id is None:
+        return ()
+    contacts: list[Contact] = reminders.recipients(
+        store.contacts_of(session, plan.coordinator_department_id), "coordinator"
+    )
+    return tuple(
+        Recipient(contact.id, contact.name, contact.email)
+        for contact in contacts
+        if contact.email and contact.id is not None
+    )
+
+
 # --- words ------------------------------------------------------------------------------
-
-
-def weekday_date(day: dt.date) -> str:
-    """``Thứ Hai, 04/03/2024``."""
-    return f"{_WEEKDAYS[day.weekday()]}, {format_vn(day)}"
 
 
 def artifact_key(prefix: str, code: str) -> str:
