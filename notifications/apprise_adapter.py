@@ -67,7 +67,6 @@ import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlencode
@@ -76,12 +75,13 @@ import apprise
 from apprise import NotifyFormat
 from apprise.plugins.email.base import NotifyEmail as _AppriseEmail
 
+from notifications.results import DeliveryResult, Outcome
+
 # Apprise is untyped: its email plugin is used as Any (subclassed and called), as zalo.py does.
 NotifyEmail: Any = _AppriseEmail
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-    from datetime import datetime
 
 __all__ = [
     "BodyFormat",
@@ -99,41 +99,6 @@ logger = logging.getLogger(__name__)
 
 BodyFormat = Literal["text", "html"]
 Security = Literal["none", "starttls", "ssl"]
-
-
-class Outcome(StrEnum):
-    """What became of one send, as the outbox needs to know it."""
-
-    SENT = "sent"
-    # Not delivered; trying again later may work.
-    TRANSIENT = "transient"
-    # Not delivered and never will be on this channel; fall back to another (email).
-    PERMANENT = "permanent"
-    # Sent, but no answer came back: it may have been delivered. Do not blindly resend.
-    UNKNOWN = "unknown"
-    # Deliberately not sent now (ZNS at night); send at ``not_before``.
-    DEFERRED = "deferred"
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """The outcome of one send and why (``detail`` never contains a secret)."""
-
-    outcome: Outcome
-    detail: str
-    provider_id: str | None = None
-    not_before: datetime | None = None
-    # The server itself failed (unreachable, or no answer in time), not this recipient: the
-    # next message to the same server would most likely fail the same way.
-    server_failed: bool = False
-    # Our side of the link is wrong (the server refused the login, the sender address or the
-    # TLS set-up): no message can go until the operator fixes the settings. Never the
-    # message's fault, so it is kept queued (implies ``server_failed``).
-    setup_failed: bool = False
-
-    @property
-    def sent(self) -> bool:
-        return self.outcome is Outcome.SENT
 
 
 # Apprise's app_id is the mail's X-Application header and the default sender name.
@@ -311,8 +276,8 @@ def ascii_filename(name: str) -> str:
 
 
 def _load_own_plugins() -> None:
-    # Imported here, not at module level: notifications.zalo imports this module for
-    # Outcome/DeliveryResult, and importing it registers the zalooa:// and zns:// schemas.
+    # Importing notifications.zalo registers the zalooa:// and zns:// schemas. Imported on the
+    # first send, not with this module: only a send needs them (and zalo.py brings httpx).
     import notifications.zalo  # noqa: F401
 
 

@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from apprise import NotificationManager, NotifyBase, NotifyFormat, NotifyType, OverflowMode
 
-from notifications.apprise_adapter import DeliveryResult, Outcome
+from notifications.results import DeliveryResult, Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
