@@ -27,9 +27,10 @@ from tracking import accounts, store
 from tracking.evidence import HEAD_BYTES, EvidenceError, check_evidence, evidence_folder
 from tracking.private import open_exclusive, private_folder
 from tracking.status import ACTION_LABELS, Action, IllegalTransition
-from web.app import MAX_FILES, AssignmentId, WebContext, ctx_of, render, require_user
+from web.deps import MAX_FILES, AssignmentId, WebContext, ctx_of, require_user
 from web.labels import NEEDS_REASON, REASON_LABELS
 from web.pages import assignment_context
+from web.rendering import render
 from web.security import Forbidden, check_csrf, flash
 
 router = APIRouter()

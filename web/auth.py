@@ -14,14 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.requests import Request
 
 from tracking import accounts
-from web.app import (
-    BUSY_SECONDS,
-    client_address,
-    ctx_of,
-    current_user,
-    message_page,
-    render,
-)
+from web.deps import client_address, ctx_of, current_user
+from web.rendering import BUSY_SECONDS, message_page, render
 from web.security import check_csrf, end_session, safe_next, session_token, start_session
 
 router = APIRouter()

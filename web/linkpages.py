@@ -21,9 +21,10 @@ from tracking.evidence import megabytes
 from tracking.status import ACTION_LABELS, TRANSITIONS
 from web import labels
 from web.actions import UserError, done_message, parse_form, perform, user_message
-from web.app import WebContext, ctx_of, render
+from web.deps import WebContext, ctx_of
 from web.failures import Trouble, database_trouble
 from web.labels import NEEDS_REASON, REASON_LABELS
+from web.rendering import render
 from web.security import check_csrf
 
 router = APIRouter()

@@ -20,7 +20,8 @@ from tracking import accounts, clock, store
 from tracking.evidence import megabytes
 from tracking.status import TRANSITIONS, Action
 from web import gantt, labels, queries, views
-from web.app import AssignmentId, WebContext, ctx_of, render, require_user
+from web.deps import AssignmentId, WebContext, ctx_of, require_user
+from web.rendering import render
 from web.security import Forbidden
 
 router = APIRouter()
