@@ -11,14 +11,14 @@ What Apprise 1.x really does (read in its source and checked against a real SMTP
   So every email goes through our subclass of that plugin (:class:`_LinkedEmail`, over an
   :class:`SmtpLink`: the link given, or one of its own for this send), which keeps the smtplib
   error on the instance (``smtp_failure``: the exception and whether MAIL/RCPT/DATA had
-  started); :func:`classify_smtp_failure` reads the reply code from it. Our Zalo plugins put a
-  full :class:`DeliveryResult` on the instance (``delivery_result``), used when present. Only
-  another plugin (an extra Apprise URL on a contact) is judged from its boolean and last log
-  line. Each instance gets its own private logger at DEBUG level (``plugin.logger``), so a
-  send's records are its own even with many sends running in threads, and the global log
-  level is never raised; afterwards the records are passed on (password redacted) to the
-  ``apprise`` logger, at the levels it is enabled for, so operators see what they would have
-  seen without the capture.
+  started); :func:`classify_smtp_failure` reads the reply code from it (a set-up failure is
+  put whole on the instance as ``delivery_result``). Zalo does not go through Apprise
+  (:mod:`notifications.zalo`). Only another plugin (an extra Apprise URL on a contact) is
+  judged from its boolean and last log line. Each instance gets its own private logger at
+  DEBUG level (``plugin.logger``), so a send's records are its own even with many sends
+  running in threads, and the global log level is never raised; afterwards the records are
+  passed on (password redacted) to the ``apprise`` logger, at the levels it is enabled for,
+  so operators see what they would have seen without the capture.
 * SMTP outcomes: a 5xx reply → PERMANENT (e.g. 550 mailbox unavailable); a 4xx reply or a
   connection failure before the transaction (refused, reset, timeout at connect/greeting)
   → TRANSIENT; a timeout or lost connection during the transaction → UNKNOWN (the server may
@@ -199,7 +199,6 @@ def _send_one(
     attachments: Sequence[Path],
     link: SmtpLink | None,
 ) -> DeliveryResult:
-    _load_own_plugins()
     asset = apprise.AppriseAsset(**_ASSET_OPTIONS)
     plugin = _instantiate(url, asset, link)
     if plugin is None:
@@ -289,12 +288,6 @@ def ascii_filename(name: str) -> str:
         stem = text
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-._")
     return f"{stem or 'tep-dinh-kem'}{'.' + suffix if suffix else ''}"
-
-
-def _load_own_plugins() -> None:
-    # Importing notifications.zalo registers the zalooa:// and zns:// schemas. Imported on the
-    # first send, not with this module: only a send needs them (and zalo.py brings httpx).
-    import notifications.zalo  # noqa: F401
 
 
 def _instantiate(url: str, asset: apprise.AppriseAsset, link: SmtpLink | None) -> Any:
