@@ -27,7 +27,7 @@ from tracking import accounts, store
 from tracking.evidence import HEAD_BYTES, EvidenceError, check_evidence, evidence_folder
 from tracking.private import open_exclusive, private_folder
 from tracking.status import ACTION_LABELS, Action, IllegalTransition
-from web.deps import MAX_FILES, AssignmentId, WebContext, ctx_of, require_user
+from web.deps import MAX_FILES, AssignmentId, Ctx, WebContext, require_user
 from web.labels import NEEDS_REASON, REASON_LABELS
 from web.pages import assignment_context
 from web.rendering import render
@@ -194,6 +194,7 @@ def done_message(row: Assignment, action: Action) -> str:
 @router.post("/assignments/{assignment_id}/act")
 def act_on_assignment(
     request: Request,
+    ctx: Ctx,
     assignment_id: AssignmentId,
     csrf_token: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "",
@@ -204,7 +205,6 @@ def act_on_assignment(
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     check_csrf(request, csrf_token)
-    ctx = ctx_of(request)
     with ctx.session() as session:
         user = require_user(request, session)
         row = session.get(Assignment, assignment_id)

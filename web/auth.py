@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.requests import Request
 
 from tracking import accounts
-from web.deps import client_address, ctx_of, current_user
+from web.deps import Ctx, client_address, current_user
 from web.rendering import BUSY_SECONDS, message_page, render
 from web.security import check_csrf, end_session, safe_next, session_token, start_session
 
@@ -22,8 +22,8 @@ router = APIRouter()
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: Annotated[str | None, Query()] = None) -> Response:
-    with ctx_of(request).session() as session:
+def login_page(request: Request, ctx: Ctx, next: Annotated[str | None, Query()] = None) -> Response:
+    with ctx.session() as session:
         if current_user(request, session) is not None:
             return RedirectResponse(safe_next(next), status_code=303)
     return render(request, "login.html", {"next": safe_next(next), "error": None, "username": ""})
@@ -32,13 +32,13 @@ def login_page(request: Request, next: Annotated[str | None, Query()] = None) ->
 @router.post("/login")
 def login(
     request: Request,
+    ctx: Ctx,
     csrf_token: Annotated[str, Form()] = "",
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     check_csrf(request, csrf_token)
-    ctx = ctx_of(request)
     now = ctx.now()
 
     def refused(error: str, status: int) -> Response:
@@ -75,11 +75,11 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf_token)
     token = session_token(request)
     if token is not None:
-        with ctx_of(request).session() as session:
+        with ctx.session() as session:
             accounts.end_session(session, token)
     end_session(request)
     return RedirectResponse("/login", status_code=303)

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
+from fastapi import Depends
 from fastapi import Path as PathParam
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
@@ -78,3 +79,7 @@ def require_user(request: Request, session: Session) -> User:
     if user is None:
         raise LoginRequired
     return user
+
+
+# A route's context, as a FastAPI dependency: ``def page(request: Request, ctx: Ctx)``.
+Ctx = Annotated[WebContext, Depends(ctx_of)]

@@ -21,7 +21,7 @@ from tracking.evidence import megabytes
 from tracking.status import ACTION_LABELS, TRANSITIONS
 from web import labels
 from web.actions import UserError, done_message, parse_form, perform, user_message
-from web.deps import WebContext, ctx_of
+from web.deps import Ctx, WebContext
 from web.failures import Trouble, database_trouble
 from web.labels import NEEDS_REASON, REASON_LABELS
 from web.rendering import render
@@ -33,8 +33,7 @@ _STATUS = {"invalid": 400, "expired": 410, "used": 410, "not_allowed": 403}
 
 
 @router.get("/l/{token}", response_class=HTMLResponse)
-def link_page(request: Request, token: str) -> Response:
-    ctx = ctx_of(request)
+def link_page(request: Request, ctx: Ctx, token: str) -> Response:
     with ctx.session() as session:
         try:
             target = links.resolve(session, token, ctx.now())
@@ -47,6 +46,7 @@ def link_page(request: Request, token: str) -> Response:
 @router.post("/l/{token}", response_class=HTMLResponse)
 def use_link(
     request: Request,
+    ctx: Ctx,
     token: str,
     csrf_token: Annotated[str, Form()] = "",
     note: Annotated[str | None, Form()] = None,
@@ -56,7 +56,6 @@ def use_link(
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     check_csrf(request, csrf_token)
-    ctx = ctx_of(request)
     now = ctx.now()
     try:
         with ctx.session() as session:
