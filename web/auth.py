@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.requests import Request
 
 from tracking import accounts
-from web.deps import Ctx, client_address, current_user
+from web.deps import CHECKED_CSRF, Ctx, client_address, current_user
 from web.rendering import BUSY_SECONDS, message_page, render
-from web.security import check_csrf, end_session, safe_next, session_token, start_session
+from web.security import end_session, safe_next, session_token, start_session
 
 router = APIRouter()
 
@@ -29,16 +29,14 @@ def login_page(request: Request, ctx: Ctx, next: Annotated[str | None, Query()] 
     return render(request, "login.html", {"next": safe_next(next), "error": None, "username": ""})
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[CHECKED_CSRF])
 def login(
     request: Request,
     ctx: Ctx,
-    csrf_token: Annotated[str, Form()] = "",
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    check_csrf(request, csrf_token)
     now = ctx.now()
 
     def refused(error: str, status: int) -> Response:
@@ -74,9 +72,8 @@ def login(
     return RedirectResponse(safe_next(next), status_code=303)
 
 
-@router.post("/logout")
-def logout(request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
-    check_csrf(request, csrf_token)
+@router.post("/logout", dependencies=[CHECKED_CSRF])
+def logout(request: Request, ctx: Ctx) -> Response:
     token = session_token(request)
     if token is not None:
         with ctx.session() as session:

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Form
 from fastapi import Path as PathParam
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
@@ -21,7 +21,7 @@ from starlette.requests import Request
 
 from models.web_tables import User
 from tracking import accounts, db
-from web.security import LoginRequired, end_session, session_token
+from web.security import LoginRequired, check_csrf, end_session, session_token
 
 MAX_FILES = 5  # evidence files in one submission
 
@@ -83,3 +83,13 @@ def require_user(request: Request, session: Session) -> User:
 
 # A route's context, as a FastAPI dependency: ``def page(request: Request, ctx: Ctx)``.
 Ctx = Annotated[WebContext, Depends(ctx_of)]
+
+
+def checked_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    """Every form a route accepts carries the session's CSRF token: checked before the route
+    runs (a CsrfError becomes the "Biểu mẫu không hợp lệ" page)."""
+    check_csrf(request, csrf_token)
+
+
+# For a POST route: ``@router.post(path, dependencies=[CHECKED_CSRF])``.
+CHECKED_CSRF = Depends(checked_csrf)
