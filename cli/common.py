@@ -1,6 +1,6 @@
 """What every group of commands shares: the consoles, the exit code for user errors, the
-`--today` option and date parsing. Its own module so command modules need not import
-``cli.main`` (which imports them).
+`--today` option, date parsing and the transaction a command runs in. Its own module so
+command modules need not import ``cli.main`` (which imports them).
 
 Importing it puts Typer's own texts (help, usage errors, prompts) in Vietnamese
 (:mod:`cli.i18n`): every command module imports it, so no command can miss it."""
@@ -8,7 +8,9 @@ Importing it puts Typer's own texts (help, usage errors, prompts) in Vietnamese
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -96,3 +98,22 @@ def print_contact_changes(console: Console, changes: ContactChanges) -> None:
         )
         for note in changes.kept:
             console.print(f"  {note}", highlight=False, markup=False)
+
+
+@contextmanager
+def session(require_schema: bool = True) -> Iterator[Any]:
+    """A transaction on the configured database; user errors become a message and exit 2."""
+    from models.errors import UserError
+    from tracking import db
+
+    engine = db.default_engine()
+    state = db.schema_state(engine) if require_schema else "current"
+    if state == "missing":
+        fail("Cơ sở dữ liệu chưa được khởi tạo: hãy chạy `giaoviec init`.")
+    if state == "outdated":
+        fail("Cơ sở dữ liệu cần nâng cấp cho phiên bản giaoviec này: hãy chạy `giaoviec init`.")
+    try:
+        with db.session_scope(engine) as session:
+            yield session
+    except UserError as exc:
+        fail_user(exc)

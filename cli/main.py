@@ -9,8 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -28,6 +27,7 @@ from cli.common import (
     user_message,
 )
 from cli.common import option_date as _date
+from cli.common import session as _session
 from cli.common import today_of as _today
 from models.dates import format_vn
 
@@ -77,25 +77,6 @@ def _actor(by: str | None) -> str:
 
     # The history names people in the one stored form (models.text.clean), like contacts.
     return clean(by or "") or getpass.getuser()
-
-
-@contextmanager
-def _session(require_schema: bool = True) -> Iterator[Any]:
-    """A transaction on the configured database; user errors become a message and exit 2."""
-    from models.errors import UserError
-    from tracking import db
-
-    engine = db.default_engine()
-    state = db.schema_state(engine) if require_schema else "current"
-    if state == "missing":
-        fail("Cơ sở dữ liệu chưa được khởi tạo: hãy chạy `giaoviec init`.")
-    if state == "outdated":
-        fail("Cơ sở dữ liệu cần nâng cấp cho phiên bản giaoviec này: hãy chạy `giaoviec init`.")
-    try:
-        with db.session_scope(engine) as session:
-            yield session
-    except UserError as exc:
-        fail_user(exc)
 
 
 def _builtin_plan() -> Path:

@@ -49,8 +49,8 @@ DepartmentOpt = Annotated[
 def report(xlsx: XlsxOpt = None, plan: PlanOpt = None, today: TodayOpt = None) -> None:
     """Báo cáo tình hình thực hiện kế hoạch gửi cấp trên (tệp Excel)."""
     from cli.common import fail, out
+    from cli.common import session as _session
     from cli.common import today_of as _today
-    from cli.main import _session
     from models.dates import format_vn
     from models.enums import Timeliness
 
@@ -87,7 +87,7 @@ def calendar_export(
     import sys
 
     from cli.common import fail, out
-    from cli.main import _session
+    from cli.common import session as _session
 
     if output is None:
         fail("Hãy chỉ rõ tệp lịch: -o TỆP.ics (hoặc -o - để in ra màn hình)")

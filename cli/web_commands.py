@@ -50,7 +50,7 @@ def user_add(
 ) -> None:
     """Tạo tài khoản; mật khẩu được hỏi (hoặc đọc một dòng từ đầu vào chuẩn)."""
     from cli.common import fail, out
-    from cli.main import _session
+    from cli.common import session as _session
     from models.web_tables import UserRole
     from tracking import accounts
 
@@ -70,7 +70,7 @@ def user_add(
 def user_passwd(username: Annotated[str, typer.Argument(help="Tên đăng nhập.")]) -> None:
     """Đặt mật khẩu mới; các phiên đăng nhập cũ hết hiệu lực."""
     from cli.common import out
-    from cli.main import _session
+    from cli.common import session as _session
     from tracking import accounts
 
     password = _read_password()
@@ -86,7 +86,7 @@ def user_disable(
 ) -> None:
     """Khóa tài khoản (hoặc mở lại với --enable)."""
     from cli.common import out
-    from cli.main import _session
+    from cli.common import session as _session
     from tracking import accounts
 
     with _session() as session:
@@ -100,7 +100,7 @@ def user_list() -> None:
     from rich.table import Table
 
     from cli.common import out
-    from cli.main import _session
+    from cli.common import session as _session
     from models.tables import Department
     from tracking import accounts
 

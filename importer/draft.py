@@ -9,10 +9,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import PurePath
 
-from importer.duties import Duty, Env, Sentence, Unparsed, scan_elsewhere, walk_section
+from importer.duties import Duty, Env, Sentence, Unparsed, scan_elsewhere
 from importer.header import EventFacts, Header, parse_event, parse_header
 from importer.reading import DocumentError
 from importer.records import record_duties, table_records
+from importer.sections import walk_section
 from importer.structure import Section, find_sections
 from importer.text import Line, capitalize_first, fold, slug
 from importer.timephrases import Deadline

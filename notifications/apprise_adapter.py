@@ -7,20 +7,18 @@ and a reason without secrets.
 What Apprise 1.x really does (read in its source and checked against a real SMTP server):
 
 * ``Apprise.notify`` returns only ``True``/``False`` (``None`` when nothing matched). Plugins
-  catch their own exceptions; the reason is only written to the log. The ``mailto`` plugin
-  logs ``Sending email to "…" failed.`` (WARNING) for an error during the SMTP transaction
-  (MAIL/RCPT/DATA) and ``Connection error while submitting email …`` for an error before it
-  (connect, STARTTLS, login), each followed by a DEBUG line ``Socket Exception: <exception>``
-  that carries the SMTP reply code, e.g. ``{'a@b.vn': (550, b'5.1.1 …')}``.
-  So this module instantiates the plugin (``Apprise.instantiate``), gives that instance its
-  own private logger at DEBUG level (``plugin.logger``: every log call of the plugin's
-  ``send`` goes through it) and reads those records. Unlike ``apprise.LogCapture``, which
-  hooks the process-wide ``apprise`` logger and changes its level, this sees only this send's
-  records, even with many sends running in threads, and never raises the global log level.
-  Afterwards the records are passed on (password redacted) to the ``apprise`` logger, at the
-  levels it is enabled for, so operators see what they would have seen without the capture.
-  Our own Zalo plugins put a full :class:`DeliveryResult` on the instance
-  (``delivery_result``), which is used when present.
+  catch their own exceptions; Apprise's ``mailto`` plugin only writes the reason to the log.
+  So every email goes through our subclass of that plugin (:class:`_LinkedEmail`, over an
+  :class:`SmtpLink`: the link given, or one of its own for this send), which keeps the smtplib
+  error on the instance (``smtp_failure``: the exception and whether MAIL/RCPT/DATA had
+  started); :func:`classify_smtp_failure` reads the reply code from it (a set-up failure is
+  put whole on the instance as ``delivery_result``). Zalo does not go through Apprise
+  (:mod:`notifications.zalo`). Only another plugin (an extra Apprise URL on a contact) is
+  judged from its boolean and last log line. Each instance gets its own private logger at
+  DEBUG level (``plugin.logger``), so a send's records are its own even with many sends
+  running in threads, and the global log level is never raised; afterwards the records are
+  passed on (password redacted) to the ``apprise`` logger, at the levels it is enabled for,
+  so operators see what they would have seen without the capture.
 * SMTP outcomes: a 5xx reply → PERMANENT (e.g. 550 mailbox unavailable); a 4xx reply or a
   connection failure before the transaction (refused, reset, timeout at connect/greeting)
   → TRANSIENT; a timeout or lost connection during the transaction → UNKNOWN (the server may
@@ -67,7 +65,6 @@ import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlencode
@@ -76,12 +73,13 @@ import apprise
 from apprise import NotifyFormat
 from apprise.plugins.email.base import NotifyEmail as _AppriseEmail
 
+from notifications.results import DeliveryResult, Outcome
+
 # Apprise is untyped: its email plugin is used as Any (subclassed and called), as zalo.py does.
 NotifyEmail: Any = _AppriseEmail
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-    from datetime import datetime
 
 __all__ = [
     "BodyFormat",
@@ -99,41 +97,6 @@ logger = logging.getLogger(__name__)
 
 BodyFormat = Literal["text", "html"]
 Security = Literal["none", "starttls", "ssl"]
-
-
-class Outcome(StrEnum):
-    """What became of one send, as the outbox needs to know it."""
-
-    SENT = "sent"
-    # Not delivered; trying again later may work.
-    TRANSIENT = "transient"
-    # Not delivered and never will be on this channel; fall back to another (email).
-    PERMANENT = "permanent"
-    # Sent, but no answer came back: it may have been delivered. Do not blindly resend.
-    UNKNOWN = "unknown"
-    # Deliberately not sent now (ZNS at night); send at ``not_before``.
-    DEFERRED = "deferred"
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """The outcome of one send and why (``detail`` never contains a secret)."""
-
-    outcome: Outcome
-    detail: str
-    provider_id: str | None = None
-    not_before: datetime | None = None
-    # The server itself failed (unreachable, or no answer in time), not this recipient: the
-    # next message to the same server would most likely fail the same way.
-    server_failed: bool = False
-    # Our side of the link is wrong (the server refused the login, the sender address or the
-    # TLS set-up): no message can go until the operator fixes the settings. Never the
-    # message's fault, so it is kept queued (implies ``server_failed``).
-    setup_failed: bool = False
-
-    @property
-    def sent(self) -> bool:
-        return self.outcome is Outcome.SENT
 
 
 # Apprise's app_id is the mail's X-Application header and the default sender name.
@@ -216,9 +179,26 @@ def send_one(
     """Send one message to the single recipient named by ``url``; never raises for I/O.
 
     With ``link``, an email URL is sent over the link's connection, kept open for the next
-    send (see the module docstring); other URLs ignore it.
+    send (see the module docstring); other URLs ignore it. Without, an email goes over a
+    connection of its own, closed afterwards: every email takes the one path of our plugin.
     """
-    _load_own_plugins()
+    own = link is None and _is_email(url)
+    link = link or (SmtpLink() if own else None)
+    try:
+        return _send_one(url, title, body, body_format, attachments, link)
+    finally:
+        if own and link is not None:
+            link.close()
+
+
+def _send_one(
+    url: str,
+    title: str,
+    body: str,
+    body_format: BodyFormat,
+    attachments: Sequence[Path],
+    link: SmtpLink | None,
+) -> DeliveryResult:
     asset = apprise.AppriseAsset(**_ASSET_OPTIONS)
     plugin = _instantiate(url, asset, link)
     if plugin is None:
@@ -262,7 +242,7 @@ def send_mail(url: str, raw: bytes, *, link: SmtpLink | None = None) -> Delivery
     plugin subclass sends ``raw`` as it is: the mail on the wire is byte for byte the one
     written to an ``.eml`` file when no server is configured.
     """
-    if _scheme(url) not in ("mailto", "mailtos"):
+    if not _is_email(url):
         return DeliveryResult(Outcome.PERMANENT, f"not an email URL: {_scheme(url)}://")
     own = link is None
     link = link or SmtpLink()
@@ -310,14 +290,8 @@ def ascii_filename(name: str) -> str:
     return f"{stem or 'tep-dinh-kem'}{'.' + suffix if suffix else ''}"
 
 
-def _load_own_plugins() -> None:
-    # Imported here, not at module level: notifications.zalo imports this module for
-    # Outcome/DeliveryResult, and importing it registers the zalooa:// and zns:// schemas.
-    import notifications.zalo  # noqa: F401
-
-
 def _instantiate(url: str, asset: apprise.AppriseAsset, link: SmtpLink | None) -> Any:
-    if link is None or _scheme(url) not in ("mailto", "mailtos"):
+    if link is None or not _is_email(url):
         return apprise.Apprise.instantiate(url, asset=asset)
     # What Apprise.instantiate does for a mailto URL, with the subclass in place of the plugin.
     arguments = NotifyEmail.parse_url(url)
@@ -329,6 +303,10 @@ def _instantiate(url: str, asset: apprise.AppriseAsset, link: SmtpLink | None) -
         return None
     plugin.giaoviec_link = link
     return plugin
+
+
+def _is_email(url: str) -> bool:
+    return _scheme(url) in ("mailto", "mailtos")
 
 
 def _scheme(url: str) -> str:
@@ -423,26 +401,51 @@ class _RecordCollector(logging.Handler):
 
 
 def _result_of(plugin: Any, accepted: bool, messages: list[str]) -> DeliveryResult:
+    """The plugin's own account when it gives one (our email and Zalo plugins), else what
+    Apprise's boolean and the plugin's last log line say (an extra URL on a contact)."""
     rich = getattr(plugin, "delivery_result", None)
     if isinstance(rich, DeliveryResult):
         return rich
     if accepted:
         return DeliveryResult(Outcome.SENT, f"accepted by {plugin.service_name}")
-    return _classify_failure(str(plugin.service_name), messages)
+    failure = getattr(plugin, "smtp_failure", None)
+    if isinstance(failure, SmtpFailure):
+        return classify_smtp_failure(failure)
+    warnings = [m for m in messages if m] or ["no reason logged"]
+    return DeliveryResult(Outcome.TRANSIENT, f"{plugin.service_name} failed: {warnings[-1][:200]}")
 
 
-_SMTP_REPLY = re.compile(r"\((\d{3}), b(['\"])(.*?)\2")
+@dataclass(frozen=True)
+class SmtpFailure:
+    """What went wrong in one SMTP send, as the email plugin saw it (not as it logged it)."""
+
+    error: BaseException
+    # MAIL/RCPT/DATA had started: a timeout or lost connection may hide an accepted message.
+    in_transaction: bool
 
 
-def _classify_failure(service: str, messages: list[str]) -> DeliveryResult:
-    """Turn what a failed Apprise plugin logged into an outcome (see module docstring)."""
-    during_transaction = any(m.startswith("Sending email to") for m in messages)
-    exceptions = [m.removeprefix("Socket Exception: ") for m in messages]
-    exceptions = [e for e, m in zip(exceptions, messages, strict=True) if e != m]
-    error = exceptions[-1] if exceptions else ""
-    reply = _SMTP_REPLY.search(error)
-    if reply:
-        code, text = int(reply.group(1)), reply.group(3)[:200]
+def _smtp_reply(error: BaseException) -> tuple[int, str] | None:
+    """The server's reply code and text carried by an smtplib error, if any."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        # One recipient per send: its (code, text) pair is the reply.
+        for code, text in error.recipients.values():
+            return int(code), _reply_text(text)
+        return None
+    if isinstance(error, smtplib.SMTPResponseException):  # data, sender, login, …
+        return int(error.smtp_code), _reply_text(error.smtp_error)
+    return None
+
+
+def _reply_text(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+def classify_smtp_failure(failure: SmtpFailure) -> DeliveryResult:
+    """An outcome from the SMTP error itself (see module docstring)."""
+    error = failure.error
+    reply = _smtp_reply(error)
+    if reply is not None:
+        code, text = reply[0], reply[1][:200]
         if code in _SETUP_CODES:  # our login or set-up, not the recipient (setup_failure)
             return DeliveryResult(
                 Outcome.TRANSIENT,
@@ -453,20 +456,18 @@ def _classify_failure(service: str, messages: list[str]) -> DeliveryResult:
         outcome = Outcome.PERMANENT if code >= 500 else Outcome.TRANSIENT
         # 421 is the server's own "service not available", whoever the recipient.
         return DeliveryResult(outcome, f"SMTP {code} {text}".strip(), server_failed=code == 421)
-    if during_transaction:
+    described = str(error)[:200]
+    if failure.in_transaction:
         # A timeout or lost connection after MAIL/RCPT/DATA went out: the server may
         # have queued the message.
         return DeliveryResult(
             Outcome.UNKNOWN,
-            f"SMTP transaction interrupted ({error[:200]}); may have been sent",
+            f"SMTP transaction interrupted ({described}); may have been sent",
             server_failed=True,
         )
-    if error:
-        return DeliveryResult(
-            Outcome.TRANSIENT, f"could not reach the server: {error[:200]}", server_failed=True
-        )
-    warnings = [m for m in messages if m] or ["no reason logged"]
-    return DeliveryResult(Outcome.TRANSIENT, f"{service} failed: {warnings[-1][:200]}")
+    return DeliveryResult(
+        Outcome.TRANSIENT, f"could not reach the server: {described}", server_failed=True
+    )
 
 
 # --- reused SMTP connections ------------------------------------------------------------
@@ -633,6 +634,8 @@ class _LinkedEmail(NotifyEmail):  # type: ignore[misc]  # subclassing Any
 
     giaoviec_link: SmtpLink
     delivery_result: DeliveryResult | None = None
+    # The error of a failed send, for _result_of; Apprise itself only logs it.
+    smtp_failure: SmtpFailure | None = None
 
     def send(
         self,
@@ -674,6 +677,7 @@ class _LinkedEmail(NotifyEmail):  # type: ignore[misc]  # subclassing Any
             emails = list(NotifyEmail.prepare_emails(**arguments))
         except Exception as exc:  # AppriseEmailException and kin: the message cannot be built
             self.logger.debug(f"Socket Exception: {exc}")
+            self.smtp_failure = SmtpFailure(exc, in_transaction=False)
             return False
         has_error = False
         for message in emails:
@@ -693,6 +697,7 @@ class _LinkedEmail(NotifyEmail):  # type: ignore[misc]  # subclassing Any
                     'Connection error while submitting email to "%s"', self.smtp_host
                 )
                 self.logger.debug(f"Socket Exception: {exc}")
+                self.smtp_failure = SmtpFailure(exc, in_transaction=False)
                 self.delivery_result = setup_failure(exc)
                 return False
             started = time.monotonic()
@@ -710,6 +715,7 @@ class _LinkedEmail(NotifyEmail):  # type: ignore[misc]  # subclassing Any
                     continue
                 self.logger.warning('Sending email to "%s" failed.', message.recipient)
                 self.logger.debug(f"Socket Exception: {exc}")
+                self.smtp_failure = SmtpFailure(exc, in_transaction=True)
                 self.delivery_result = setup_failure(exc)
                 return False
             link.sent()

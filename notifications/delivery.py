@@ -472,7 +472,7 @@ _accounts: dict[str, ZaloAccount] = {}
 
 def _zalo_account(settings: Settings) -> ZaloAccount:
     """The Official Account from settings; tokens live in a file store under home."""
-    from notifications.zalo import FileTokenStore, ZaloAccount, ZaloConfig, register_account
+    from notifications.zalo import FileTokenStore, ZaloAccount, ZaloConfig
 
     assert settings.zalo_oa_id and settings.zalo_app_id and settings.zalo_secret_key
     key = f"{settings.zalo_oa_id}:{settings.home}:{settings.zalo_oa_base}"
@@ -487,6 +487,5 @@ def _zalo_account(settings: Settings) -> ZaloAccount:
         )
         store_folder = settings.home / "zalo"
         account = ZaloAccount(settings.zalo_oa_id, config, FileTokenStore(store_folder))
-        register_account(account)
         _accounts[key] = account
     return account

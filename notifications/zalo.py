@@ -1,23 +1,16 @@
-"""Zalo delivery: Official Account messages and ZNS template messages, as Apprise plugins.
+"""Zalo delivery: Official Account messages and ZNS template messages.
 
-Importing this module registers two Apprise schemas in-process (nothing else happens at
-import time):
+* :func:`send_oa_message` — a text message from the Official Account to one follower
+  (``POST {oa_base}/v3.0/oa/message/cs``).
+* :func:`send_zns` — a ZNS template message to one phone number
+  (``POST {business_base}/message/template``); ``tracking_id`` is the outbox delivery id so
+  Zalo's delivery reports can be matched.
 
-* ``zalooa://{oa_id}/{user_id}`` — a text message from the Official Account to one follower
-  (``POST {oa_base}/v3.0/oa/message/cs``). Apprise folds the title into the body.
-* ``zns://{oa_id}/{phone}?template={template_id}&tracking={tracking_id}`` — a ZNS template
-  message to one phone number (``POST {business_base}/message/template``). The Apprise body
-  must be a JSON object: the template's ``template_data``. ``tracking`` should be the outbox
-  delivery id so Zalo's delivery reports can be matched; without it a random id is used.
-
-No secret is ever part of a URL. The URL only names the OA; the app id, secret key and base
-URLs come from a :class:`ZaloConfig`, the access/refresh tokens from a :class:`TokenStore`,
-both bound to the OA id with :func:`register_account`.
-
-Code outside Apprise can call :func:`send_oa_message` and :func:`send_zns` directly; both
-return a :class:`~notifications.apprise_adapter.DeliveryResult`. The plugins store that
-result on the instance as ``delivery_result`` so that ``apprise_adapter.send_one`` can report
-more than Apprise's bool.
+Both return a :class:`~notifications.results.DeliveryResult`. They are called directly by the
+outbox (``notifications.delivery``), not through Apprise: Apprise 1.x has no Zalo plugin, and
+our own ``zalooa://``/``zns://`` plugins (removed) only put a URL round trip in front of these
+two functions. The app id, secret key and base URLs come from a :class:`ZaloConfig`, the
+access/refresh tokens from a :class:`TokenStore`; no secret is ever part of a URL.
 
 Access tokens live about 25 hours. When Zalo answers -216 or -124 the token is refreshed
 through the OAuth endpoint and the send is retried once. A refresh token works only once, so
@@ -35,19 +28,16 @@ import logging
 import os
 import re
 import tempfile
-import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
-from apprise import NotificationManager, NotifyBase, NotifyFormat, NotifyType, OverflowMode
 
-from notifications.apprise_adapter import DeliveryResult, Outcome
+from notifications.results import DeliveryResult, Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -58,22 +48,17 @@ __all__ = [
     "TOKEN_ERRORS",
     "VN_TZ",
     "FileTokenStore",
-    "NotifyZaloOA",
-    "NotifyZaloZNS",
     "TokenPair",
     "TokenRefreshError",
     "TokenStore",
     "TokenStoreError",
     "ZaloAccount",
     "ZaloConfig",
-    "get_account",
     "in_zns_quiet_hours",
     "normalize_phone",
     "refresh_access_token",
-    "register_account",
     "send_oa_message",
     "send_zns",
-    "unregister_account",
 ]
 
 logger = logging.getLogger(__name__)
@@ -266,26 +251,6 @@ class ZaloAccount:
     config: ZaloConfig
     store: TokenStore
     clock: Callable[[], datetime] = field(default=_vn_now, repr=False)
-
-
-_accounts: dict[str, ZaloAccount] = {}
-_accounts_lock = threading.Lock()
-
-
-def register_account(account: ZaloAccount) -> None:
-    """Make ``zalooa://{oa_id}/…`` and ``zns://{oa_id}/…`` URLs usable for this OA."""
-    with _accounts_lock:
-        _accounts[account.oa_id] = account
-
-
-def unregister_account(oa_id: str) -> None:
-    with _accounts_lock:
-        _accounts.pop(oa_id, None)
-
-
-def get_account(oa_id: str) -> ZaloAccount | None:
-    with _accounts_lock:
-        return _accounts.get(oa_id)
 
 
 # --------------------------------------------------------------------------- sending
@@ -546,196 +511,3 @@ def _error_code(response: httpx.Response) -> str:
         return str(response.json().get("error", "?"))
     except (ValueError, AttributeError):
         return f"HTTP {response.status_code}"
-
-
-# --------------------------------------------------------------------------- Apprise plugins
-
-
-# Apprise ships py.typed but its plugin API is only partly annotated (class attributes typed
-# as None, untyped helpers), so mypy --strict sees it through Any at this boundary.
-_NotifyBase: Any = NotifyBase
-_NotificationManager: Any = NotificationManager
-
-
-class _ZaloPluginBase(_NotifyBase):  # type: ignore[misc]  # subclassing Any, see above
-    """Shared parts: the OA id is the URL host, the recipient the first path element."""
-
-    # The outbox paces sends; Apprise's default 5.5 s wait between sends would only slow
-    # a batch, and Zalo signals real overload with error -32.
-    request_rate_per_sec = 0.0
-    notify_format = NotifyFormat.TEXT
-    # One send must be one message: never split a long body into several.
-    overflow_mode = OverflowMode.TRUNCATE
-    # Tokens come from the token store, not Apprise's persistent storage.
-    persistent_storage = False
-
-    def __init__(self, oa_id: str, recipient: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.oa_id = str(oa_id).strip()
-        self.recipient = str(recipient).strip()
-        if not _ID_RE.match(self.oa_id):
-            raise TypeError("invalid Zalo OA id in URL")
-        if not self.recipient:
-            raise TypeError("no Zalo recipient in URL")
-        # Set by send(); read by notifications.apprise_adapter for a status richer than bool.
-        self.delivery_result: DeliveryResult | None = None
-
-    @property
-    def url_identifier(self) -> tuple[str, str]:
-        # The OA (account) identifies the service; the recipient is a target.
-        return (str(self.protocol), self.oa_id)
-
-    def _base_url(self, params: dict[str, str], privacy: bool, *args: Any, **kwargs: Any) -> str:
-        params.update(self.url_parameters(*args, privacy=privacy, **kwargs))
-        return "{schema}://{oa}/{target}/?{params}".format(
-            schema=self.protocol,
-            oa=self.quote(self.oa_id, safe=""),
-            target=self.quote(self.recipient, safe=""),
-            params=self.urlencode(params),
-        )
-
-    @staticmethod
-    def _parse_common(url: str) -> dict[str, Any] | None:
-        results: dict[str, Any] | None = _NotifyBase.parse_url(url, verify_host=False)
-        if not results:
-            return None
-        path = _NotifyBase.split_path(results["fullpath"])
-        results["oa_id"] = _NotifyBase.unquote(results["host"] or "")
-        results["recipient"] = path[0] if path else ""
-        return results
-
-    def _finish(self, result: DeliveryResult) -> bool:
-        self.delivery_result = result
-        log = self.logger.info if result.outcome is Outcome.SENT else self.logger.warning
-        log("%s to OA %s: %s (%s)", self.service_name, self.oa_id, result.outcome, result.detail)
-        return result.outcome is Outcome.SENT
-
-
-class NotifyZaloOA(_ZaloPluginBase):
-    """``zalooa://{oa_id}/{user_id}``: an OA text message to one follower."""
-
-    service_name = "Zalo Official Account"
-    service_url = "https://oa.zalo.me"
-    protocol = "zalooa"
-    setup_url = "https://developers.zalo.me/docs/official-account/tin-nhan/tin-tu-van"
-    # Zalo chat messages have no title: Apprise puts it on the first line of the body.
-    title_maxlen = 0
-    body_maxlen = OA_TEXT_MAXLEN
-
-    templates = ("{schema}://{oa_id}/{user_id}",)
-    template_tokens: ClassVar[dict[str, dict[str, Any]]] = dict(
-        _NotifyBase.template_tokens,
-        oa_id={"name": "OA ID", "type": "string", "required": True},
-        user_id={"name": "Follower user_id", "type": "string", "required": True},
-    )
-
-    def __init__(self, oa_id: str, user_id: str, **kwargs: Any) -> None:
-        super().__init__(oa_id, user_id, **kwargs)
-        self.user_id = self.recipient
-
-    def url(self, privacy: bool = False, *args: Any, **kwargs: Any) -> str:
-        return self._base_url({}, privacy, *args, **kwargs)
-
-    @staticmethod
-    def parse_url(url: str) -> dict[str, Any] | None:
-        results = _ZaloPluginBase._parse_common(url)
-        if results is not None:
-            results["user_id"] = results.pop("recipient")
-        return results
-
-    def send(
-        self, body: str, title: str = "", notify_type: NotifyType = NotifyType.INFO, **kwargs: Any
-    ) -> bool:
-        account = get_account(self.oa_id)
-        if account is None:
-            return self._finish(_unregistered(self.oa_id))
-        return self._finish(send_oa_message(account, self.user_id, body))
-
-
-class NotifyZaloZNS(_ZaloPluginBase):
-    """``zns://{oa_id}/{phone}?template=ID&tracking=ID``; the body is the JSON template_data."""
-
-    service_name = "Zalo ZNS"
-    service_url = "https://zalo.cloud/zns"
-    protocol = "zns"
-    setup_url = "https://developers.zalo.me/docs/zalo-notification-service/gui-tin-zns"
-
-    templates = ("{schema}://{oa_id}/{phone}",)
-    template_tokens: ClassVar[dict[str, dict[str, Any]]] = dict(
-        _NotifyBase.template_tokens,
-        oa_id={"name": "OA ID", "type": "string", "required": True},
-        phone={"name": "Phone number", "type": "string", "required": True},
-    )
-    template_args: ClassVar[dict[str, dict[str, Any]]] = dict(
-        _NotifyBase.template_args,
-        template={"name": "ZNS template id", "type": "string", "map_to": "template_id"},
-        tracking={"name": "Tracking id", "type": "string", "map_to": "tracking_id"},
-    )
-
-    def __init__(
-        self,
-        oa_id: str,
-        phone: str,
-        template_id: str | None = None,
-        tracking_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(oa_id, phone, **kwargs)
-        self.phone = self.recipient
-        if not template_id:
-            raise TypeError("a ZNS URL needs ?template=")
-        self.template_id = str(template_id)
-        self.tracking_id = tracking_id or None
-        if self.tracking_id and len(self.tracking_id) > TRACKING_ID_MAXLEN:
-            raise TypeError(f"ZNS tracking id longer than {TRACKING_ID_MAXLEN} characters")
-
-    def url(self, privacy: bool = False, *args: Any, **kwargs: Any) -> str:
-        params = {"template": self.template_id}
-        if self.tracking_id:
-            params["tracking"] = self.tracking_id
-        return self._base_url(params, privacy, *args, **kwargs)
-
-    @staticmethod
-    def parse_url(url: str) -> dict[str, Any] | None:
-        results = _ZaloPluginBase._parse_common(url)
-        if results is None:
-            return None
-        results["phone"] = results.pop("recipient")
-        qsd = results["qsd"]
-        if qsd.get("template"):
-            results["template_id"] = _NotifyBase.unquote(qsd["template"])
-        if qsd.get("tracking"):
-            results["tracking_id"] = _NotifyBase.unquote(qsd["tracking"])
-        return results
-
-    def send(
-        self, body: str, title: str = "", notify_type: NotifyType = NotifyType.INFO, **kwargs: Any
-    ) -> bool:
-        account = get_account(self.oa_id)
-        if account is None:
-            return self._finish(_unregistered(self.oa_id))
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            return self._finish(
-                DeliveryResult(Outcome.PERMANENT, "ZNS body must be a JSON object (template_data)")
-            )
-        # Without a caller's id, a random one still lets Zalo's reports be matched to logs.
-        tracking = self.tracking_id or uuid.uuid4().hex
-        return self._finish(send_zns(account, self.phone, self.template_id, data, tracking))
-
-
-def _unregistered(oa_id: str) -> DeliveryResult:
-    return DeliveryResult(Outcome.PERMANENT, f"no Zalo account registered for OA {oa_id}")
-
-
-def _register_plugins() -> None:
-    manager = _NotificationManager()
-    for plugin in (NotifyZaloOA, NotifyZaloZNS):
-        # force=True: re-importing this module (reload) replaces our own earlier class.
-        manager.add(plugin, force=True)
-
-
-_register_plugins()

@@ -136,6 +136,18 @@ def test_mailbox_unavailable_is_permanent(smtp: SmtpTestServer) -> None:
     assert smtp.messages == []
 
 
+def test_the_servers_reply_is_kept_whole(smtp: SmtpTestServer) -> None:
+    # The outcome is read from smtplib's error, not parsed back out of Apprise's log line: a
+    # reply holding both kinds of quote used to be cut at the first one ("User\\").
+    reply = '5.1.1 User\'s mailbox "vanthu" does not exist'
+    smtp.reject("vanthu@stc.angiang.gov.vn", 550, reply)
+
+    result = send_one(url_for(smtp, "vanthu@stc.angiang.gov.vn"), title=SUBJECT, body=TEXT)
+
+    assert result.outcome is Outcome.PERMANENT
+    assert result.detail == f"SMTP 550 {reply}"
+
+
 def test_temporary_refusal_is_transient(smtp: SmtpTestServer) -> None:
     smtp.defer("vanthu@stc.angiang.gov.vn")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import threading
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from notifications.apprise_adapter import DeliveryResult, Outcome, send_one
+from notifications.results import DeliveryResult, Outcome
 from notifications.zalo import (
     VN_TZ,
     FileTokenStore,
@@ -22,10 +21,8 @@ from notifications.zalo import (
     in_zns_quiet_hours,
     normalize_phone,
     refresh_access_token,
-    register_account,
     send_oa_message,
     send_zns,
-    unregister_account,
 )
 from tests.zalo_fake import OA_PATH, OAUTH_PATH, ZNS_PATH, FakeZalo, blackhole_base_url
 
@@ -80,26 +77,22 @@ def account(fake: FakeZalo, tmp_path: Path) -> Iterator[ZaloAccount]:
     acct = make_account(fake, tmp_path / "tokens")
     assert isinstance(acct.store, FileTokenStore)
     acct.store.seed(TokenPair(str(fake.access_token), fake.refresh_token))
-    register_account(acct)
     yield acct
-    unregister_account(OA_ID)
 
 
 # ---------------------------------------------------------------------- success
 
 
-def test_oa_message_through_apprise_url(fake: FakeZalo, account: ZaloAccount) -> None:
-    result = send_one(
-        f"zalooa://{OA_ID}/{USER_ID}",
-        title="Nhắc việc",
-        body="Thống kê danh sách khen thưởng — hạn 15/03/2024",
+def test_oa_message(fake: FakeZalo, account: ZaloAccount) -> None:
+    result = send_oa_message(
+        account, USER_ID, "Nhắc việc\r\nThống kê danh sách khen thưởng — hạn 15/03/2024\n"
     )
 
     assert result.outcome is Outcome.SENT, result.detail
     [request] = fake.requests_to(OA_PATH)
     assert request.headers["access_token"] == fake.access_token
     assert request.json["recipient"] == {"user_id": USER_ID}
-    # Apprise folds the title into the body; \r\n is normalized for the chat.
+    # \r\n is normalized and the ends trimmed for the chat.
     assert request.json["message"]["text"] == (
         "Nhắc việc\nThống kê danh sách khen thưởng — hạn 15/03/2024"
     )
@@ -121,32 +114,10 @@ def test_zns_with_tracking_id(fake: FakeZalo, account: ZaloAccount) -> None:
     assert result.provider_id is not None and result.provider_id.startswith("zns-")
 
 
-def test_zns_through_apprise_url(fake: FakeZalo, account: ZaloAccount) -> None:
-    url = f"zns://{OA_ID}/{PHONE_84}?template={TEMPLATE_ID}&tracking=delivery-43"
+def test_zns_with_overlong_tracking_id_is_refused(fake: FakeZalo, account: ZaloAccount) -> None:
+    with pytest.raises(ValueError, match="tracking_id"):
+        send_zns(account, PHONE, TEMPLATE_ID, TEMPLATE_DATA, tracking_id="x" * 49)
 
-    result = send_one(url, title="", body=json.dumps(TEMPLATE_DATA, ensure_ascii=False))
-
-    assert result.outcome is Outcome.SENT, result.detail
-    [request] = fake.requests_to(ZNS_PATH)
-    assert request.json["tracking_id"] == "delivery-43"
-    assert request.json["template_data"] == TEMPLATE_DATA
-
-
-def test_zns_url_with_overlong_tracking_id_is_refused(fake: FakeZalo, account: ZaloAccount) -> None:
-    url = f"zns://{OA_ID}/{PHONE_84}?template={TEMPLATE_ID}&tracking={'x' * 49}"
-
-    result = send_one(url, title="", body=json.dumps(TEMPLATE_DATA))
-
-    assert result.outcome is Outcome.PERMANENT
-    assert fake.requests == []
-
-
-def test_zns_body_must_be_template_data(fake: FakeZalo, account: ZaloAccount) -> None:
-    url = f"zns://{OA_ID}/{PHONE_84}?template={TEMPLATE_ID}"
-
-    result = send_one(url, title="", body="không phải JSON")
-
-    assert result.outcome is Outcome.PERMANENT
     assert fake.requests == []
 
 
@@ -349,13 +320,6 @@ def test_connection_refused_is_transient(fake: FakeZalo, tmp_path: Path) -> None
     assert "ConnectError" in result.detail
 
 
-def test_unregistered_oa_is_permanent(fake: FakeZalo) -> None:
-    result = send_one("zalooa://9999999/123", title="", body="Nhắc việc")
-
-    assert result.outcome is Outcome.PERMANENT
-    assert fake.requests == []
-
-
 # ---------------------------------------------------------------------- quiet hours
 
 
@@ -369,15 +333,12 @@ def test_zns_at_night_is_deferred_without_request(fake: FakeZalo, account: ZaloA
     assert fake.requests == []
 
 
-def test_zns_plugin_uses_account_clock(fake: FakeZalo, tmp_path: Path) -> None:
+def test_zns_uses_account_clock(fake: FakeZalo, tmp_path: Path) -> None:
     night = datetime(2024, 3, 14, 15, 30, tzinfo=UTC)  # 22:30 in Viet Nam
     acct = make_account(fake, tmp_path / "t")
-    register_account(ZaloAccount(acct.oa_id, acct.config, acct.store, clock=lambda: night))
-    try:
-        url = f"zns://{OA_ID}/{PHONE_84}?template={TEMPLATE_ID}&tracking=d-1"
-        result = send_one(url, title="", body=json.dumps(TEMPLATE_DATA))
-    finally:
-        unregister_account(OA_ID)
+    at_night = ZaloAccount(acct.oa_id, acct.config, acct.store, clock=lambda: night)
+
+    result = send_zns(at_night, PHONE, TEMPLATE_ID, TEMPLATE_DATA, "d-1")
 
     assert result.outcome is Outcome.DEFERRED
     assert fake.requests == []
@@ -403,7 +364,7 @@ def test_secrets_absent_from_logs_and_repr(
     fake.set_error("84987654321", -108)
 
     results = [
-        send_one(f"zalooa://{OA_ID}/{USER_ID}", title="Nhắc việc", body="Hạn 15/03/2024"),
+        send_oa_message(account, USER_ID, "Nhắc việc\nHạn 15/03/2024"),
         send_zns(account, "0987654321", TEMPLATE_ID, TEMPLATE_DATA, "delivery-5"),
     ]
 

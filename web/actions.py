@@ -24,10 +24,11 @@ from models.tables import Assignment
 from services.actions import EvidenceFile, act_with_evidence
 from tracking import accounts, store
 from tracking.status import ACTION_LABELS, Action
-from web.app import MAX_FILES, AssignmentId, WebContext, ctx_of, render, require_user
+from web.deps import CHECKED_CSRF, MAX_FILES, AssignmentId, Ctx, WebContext, require_user
 from web.labels import NEEDS_REASON, REASON_LABELS
 from web.pages import assignment_context
-from web.security import Forbidden, check_csrf, flash
+from web.rendering import render
+from web.security import Forbidden, flash
 
 router = APIRouter()
 
@@ -145,11 +146,11 @@ def done_message(row: Assignment, action: Action) -> str:
     return text + "."
 
 
-@router.post("/assignments/{assignment_id}/act")
+@router.post("/assignments/{assignment_id}/act", dependencies=[CHECKED_CSRF])
 def act_on_assignment(
     request: Request,
+    ctx: Ctx,
     assignment_id: AssignmentId,
-    csrf_token: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "",
     note: Annotated[str | None, Form()] = None,
     reason: Annotated[str | None, Form()] = None,
@@ -157,8 +158,6 @@ def act_on_assignment(
     version: Annotated[str | None, Form()] = None,
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    check_csrf(request, csrf_token)
-    ctx = ctx_of(request)
     with ctx.session() as session:
         user = require_user(request, session)
         row = session.get(Assignment, assignment_id)

@@ -14,37 +14,29 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.requests import Request
 
 from tracking import accounts
-from web.app import (
-    BUSY_SECONDS,
-    client_address,
-    ctx_of,
-    current_user,
-    message_page,
-    render,
-)
-from web.security import check_csrf, end_session, safe_next, session_token, start_session
+from web.deps import CHECKED_CSRF, Ctx, client_address, current_user
+from web.rendering import BUSY_SECONDS, message_page, render
+from web.security import end_session, safe_next, session_token, start_session
 
 router = APIRouter()
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: Annotated[str | None, Query()] = None) -> Response:
-    with ctx_of(request).session() as session:
+def login_page(request: Request, ctx: Ctx, next: Annotated[str | None, Query()] = None) -> Response:
+    with ctx.session() as session:
         if current_user(request, session) is not None:
             return RedirectResponse(safe_next(next), status_code=303)
     return render(request, "login.html", {"next": safe_next(next), "error": None, "username": ""})
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[CHECKED_CSRF])
 def login(
     request: Request,
-    csrf_token: Annotated[str, Form()] = "",
+    ctx: Ctx,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    check_csrf(request, csrf_token)
-    ctx = ctx_of(request)
     now = ctx.now()
 
     def refused(error: str, status: int) -> Response:
@@ -80,12 +72,11 @@ def login(
     return RedirectResponse(safe_next(next), status_code=303)
 
 
-@router.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
-    check_csrf(request, csrf_token)
+@router.post("/logout", dependencies=[CHECKED_CSRF])
+def logout(request: Request, ctx: Ctx) -> Response:
     token = session_token(request)
     if token is not None:
-        with ctx_of(request).session() as session:
+        with ctx.session() as session:
             accounts.end_session(session, token)
     end_session(request)
     return RedirectResponse("/login", status_code=303)

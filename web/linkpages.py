@@ -21,10 +21,10 @@ from tracking.evidence import megabytes
 from tracking.status import ACTION_LABELS, TRANSITIONS
 from web import labels
 from web.actions import UserError, done_message, http_status, parse_form, perform, user_message
-from web.app import WebContext, ctx_of, render
+from web.deps import CHECKED_CSRF, Ctx, WebContext
 from web.failures import Trouble, database_trouble
 from web.labels import NEEDS_REASON, REASON_LABELS
-from web.security import check_csrf
+from web.rendering import render
 
 router = APIRouter()
 
@@ -32,8 +32,7 @@ _STATUS = {"invalid": 400, "expired": 410, "used": 410, "not_allowed": 403}
 
 
 @router.get("/l/{token}", response_class=HTMLResponse)
-def link_page(request: Request, token: str) -> Response:
-    ctx = ctx_of(request)
+def link_page(request: Request, ctx: Ctx, token: str) -> Response:
     with ctx.session() as session:
         try:
             target = links.resolve(session, token, ctx.now())
@@ -43,19 +42,17 @@ def link_page(request: Request, token: str) -> Response:
     return render(request, "link.html", context)
 
 
-@router.post("/l/{token}", response_class=HTMLResponse)
+@router.post("/l/{token}", response_class=HTMLResponse, dependencies=[CHECKED_CSRF])
 def use_link(
     request: Request,
+    ctx: Ctx,
     token: str,
-    csrf_token: Annotated[str, Form()] = "",
     note: Annotated[str | None, Form()] = None,
     reason: Annotated[str | None, Form()] = None,
     new_due: Annotated[str | None, Form()] = None,
     version: Annotated[str | None, Form()] = None,
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    check_csrf(request, csrf_token)
-    ctx = ctx_of(request)
     now = ctx.now()
     try:
         with ctx.session() as session:

@@ -20,7 +20,8 @@ from tracking import accounts, clock, store
 from tracking.evidence import megabytes
 from tracking.status import TRANSITIONS, Action
 from web import gantt, labels, queries, views
-from web.app import AssignmentId, WebContext, ctx_of, render, require_user
+from web.deps import AssignmentId, Ctx, WebContext, require_user
+from web.rendering import render
 from web.security import Forbidden
 
 router = APIRouter()
@@ -48,8 +49,7 @@ ACTION_ORDER = (
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, plan: Annotated[str | None, Query()] = None) -> Response:
-    ctx = ctx_of(request)
+def overview(request: Request, ctx: Ctx, plan: Annotated[str | None, Query()] = None) -> Response:
     today = ctx.today()
     with ctx.session() as session:
         user = require_user(request, session)
@@ -103,6 +103,7 @@ def _choose_plan(session: Session, ref: str | None) -> Plan | None:
 @router.get("/assignments", response_class=HTMLResponse)
 def assignment_list(
     request: Request,
+    ctx: Ctx,
     plan: Annotated[str | None, Query()] = None,
     unit: Annotated[str | None, Query()] = None,
     state: Annotated[str | None, Query()] = None,
@@ -111,7 +112,6 @@ def assignment_list(
     order: Annotated[str, Query()] = "asc",
     page: Annotated[str | None, Query()] = None,
 ) -> Response:
-    ctx = ctx_of(request)
     today = ctx.today()
     query = views.ListQuery(
         unit=unit or None,
@@ -207,8 +207,7 @@ def _page_links(plan_code: str, query: views.ListQuery, paging: views.Paging) ->
 
 
 @router.get("/assignments/{assignment_id}", response_class=HTMLResponse)
-def assignment_page(request: Request, assignment_id: AssignmentId) -> Response:
-    ctx = ctx_of(request)
+def assignment_page(request: Request, ctx: Ctx, assignment_id: AssignmentId) -> Response:
     with ctx.session() as session:
         user = require_user(request, session)
         row = session.get(Assignment, assignment_id)
@@ -270,8 +269,7 @@ def _primary(possible: list[Action]) -> Action | None:
 
 
 @router.get("/assignments/{assignment_id}/evidence/{index}")
-def evidence_file(request: Request, assignment_id: AssignmentId, index: int) -> Response:
-    ctx = ctx_of(request)
+def evidence_file(request: Request, ctx: Ctx, assignment_id: AssignmentId, index: int) -> Response:
     with ctx.session() as session:
         user = require_user(request, session)
         row = session.get(Assignment, assignment_id)
