@@ -200,16 +200,10 @@ def _send_one(
     link: SmtpLink | None,
 ) -> DeliveryResult:
     asset = apprise.AppriseAsset(**_ASSET_OPTIONS)
-    plugin = _instantiate(url, asset, link)
-    if plugin is None:
-        return DeliveryResult(Outcome.PERMANENT, f"unusable {_scheme(url)}:// URL")
-    secrets = _secrets_of(plugin)
-    problem = _check_single_recipient(plugin)
-    if problem:
-        return DeliveryResult(Outcome.PERMANENT, problem)
-    _prepare(plugin, body_format)
-    capture = _RecordCollector()
-    plugin.logger = capture.logger
+    ready = _ready(url, asset, link, body_format)
+    if isinstance(ready, DeliveryResult):
+        return ready
+    plugin, secrets, capture = ready
     with tempfile.TemporaryDirectory(prefix="giaoviec-attach-") as folder:
         try:
             files = _ascii_copies(attachments, Path(folder))
@@ -231,6 +225,24 @@ def _send_one(
     result = dataclasses.replace(result, detail=_redact(result.detail, secrets))
     logger.info("%s delivery: %s (%s)", plugin.service_name, result.outcome, result.detail)
     return result
+
+
+def _ready(
+    url: str, asset: Any, link: SmtpLink | None, body_format: BodyFormat
+) -> tuple[Any, list[str], _RecordCollector] | DeliveryResult:
+    """The plugin for ``url``, checked to reach one recipient and prepared to send, with the
+    secrets to redact from what it logs and the collector of its log; or why it cannot."""
+    plugin = _instantiate(url, asset, link)
+    if plugin is None:
+        return DeliveryResult(Outcome.PERMANENT, f"unusable {_scheme(url)}:// URL")
+    secrets = _secrets_of(plugin)
+    problem = _check_single_recipient(plugin)
+    if problem:
+        return DeliveryResult(Outcome.PERMANENT, problem)
+    _prepare(plugin, body_format)
+    capture = _RecordCollector()
+    plugin.logger = capture.logger
+    return plugin, secrets, capture
 
 
 def send_mail(url: str, raw: bytes, *, link: SmtpLink | None = None) -> DeliveryResult:
@@ -255,17 +267,11 @@ def send_mail(url: str, raw: bytes, *, link: SmtpLink | None = None) -> Delivery
 
 def _send_prepared(url: str, raw: bytes, link: SmtpLink) -> DeliveryResult:
     asset = apprise.AppriseAsset(**_ASSET_OPTIONS)
-    plugin = _instantiate(url, asset, link)
-    if plugin is None:
-        return DeliveryResult(Outcome.PERMANENT, f"unusable {_scheme(url)}:// URL")
-    secrets = _secrets_of(plugin)
-    problem = _check_single_recipient(plugin)
-    if problem:
-        return DeliveryResult(Outcome.PERMANENT, problem)
-    _prepare(plugin, "text")
+    ready = _ready(url, asset, link, "text")
+    if isinstance(ready, DeliveryResult):
+        return ready
+    plugin, secrets, capture = ready
     plugin.giaoviec_raw = raw
-    capture = _RecordCollector()
-    plugin.logger = capture.logger
     sender = apprise.Apprise(asset=asset)
     sender.add(plugin)
     # Apprise wants a body; the plugin sends ``raw`` instead of building one from it.
