@@ -14,18 +14,7 @@ from pathlib import Path
 import grimp
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-ROOMS = (
-    "models",
-    "tracking",
-    "importer",
-    "notifications",
-    "services",
-    "tasks",
-    "flows",
-    "cli",
-    "web",
-)
+from tests.conftest import REPO, ROOMS
 
 
 def cycles(imports: Mapping[str, Iterable[str]]) -> list[list[str]]:
@@ -99,9 +88,9 @@ def _cycle_through(group: list[str], imports: Mapping[str, Iterable[str]]) -> li
 
 
 def project_imports() -> dict[str, set[str]]:
-    rooms = [room for room in ROOMS if (ROOT / room / "__init__.py").exists()]
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+    rooms = [room for room in ROOMS if (REPO / room / "__init__.py").exists()]
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
     graph = grimp.build_graph(*rooms, cache_dir=None)
     return {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
 

@@ -13,19 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, ROOMS
 
-ROOMS = (
-    "models",
-    "tracking",
-    "importer",
-    "notifications",
-    "services",
-    "tasks",
-    "flows",
-    "cli",
-    "web",
-)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter not installed")
